@@ -1,0 +1,1 @@
+"""fieldcrm.commands package."""

@@ -1,0 +1,1 @@
+"""fieldcrm.dataio package."""

@@ -1,0 +1,1 @@
+"""Domain types of fieldcrm: frozen dataclasses, enums, ids and rules (stdlib only)."""

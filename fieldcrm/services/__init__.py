@@ -1,0 +1,1 @@
+"""fieldcrm.services package."""

@@ -1,0 +1,1 @@
+"""fieldcrm.ui.panels package."""
