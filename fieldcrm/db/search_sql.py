@@ -1,0 +1,65 @@
+"""SQL of the FTS5 search index (accounts, contacts, visit notes), shared by migrations and rebuilds.
+
+Each FTS table's rowid is the rowid of the row it indexes, kept by triggers. SQLite may renumber
+the rowids of tables without an INTEGER PRIMARY KEY on VACUUM, so anything that VACUUMs must
+call :data:`REBUILD` afterwards.
+"""
+
+from __future__ import annotations
+
+TOKENIZE = "unicode61 remove_diacritics 2"
+
+_ACCOUNT_TEXT = (
+    "{p}.name || ' ' || {p}.city || ' ' || {p}.region || ' ' || {p}.street || ' ' || {p}.postcode"
+    " || ' ' || replace({p}.tags, ',', ' ') || ' ' || {p}.email || ' ' || {p}.phone || ' ' || {p}.notes"
+)
+_CONTACT_TEXT = "{p}.name || ' ' || {p}.title || ' ' || {p}.email || ' ' || {p}.phone || ' ' || {p}.notes"
+_VISIT_TEXT = "{p}.outcome || ' ' || {p}.notes || ' ' || {p}.next_step"
+
+_SOURCES = {
+    "account": _ACCOUNT_TEXT,
+    "contact": _CONTACT_TEXT,
+    "visit": _VISIT_TEXT,
+}
+
+
+def create_statements() -> list[str]:
+    """Return the statements that create the FTS tables and their triggers."""
+    out: list[str] = []
+    for table, text in _SOURCES.items():
+        fts = f"{table}_fts"
+        new = text.format(p="new")
+        out += [
+            f"CREATE VIRTUAL TABLE {fts} USING fts5(body, tokenize='{TOKENIZE}', prefix='2 3')",
+            f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {table} WHEN new.deleted = 0 BEGIN "
+            f"INSERT INTO {fts}(rowid, body) VALUES (new.rowid, {new}); END",
+            f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {table} BEGIN "
+            f"DELETE FROM {fts} WHERE rowid = old.rowid; END",
+            f"CREATE TRIGGER {fts}_au AFTER UPDATE ON {table} BEGIN "
+            f"DELETE FROM {fts} WHERE rowid = old.rowid; "
+            f"INSERT INTO {fts}(rowid, body) SELECT new.rowid, {new} WHERE new.deleted = 0; END",
+        ]
+    return out
+
+
+def drop_statements() -> list[str]:
+    """Return the statements that remove the FTS tables and triggers."""
+    out: list[str] = []
+    for table in _SOURCES:
+        fts = f"{table}_fts"
+        out += [f"DROP TRIGGER IF EXISTS {fts}_{s}" for s in ("ai", "ad", "au")]
+        out.append(f"DROP TABLE IF EXISTS {fts}")
+    return out
+
+
+def rebuild_statements() -> list[str]:
+    """Return the statements that refill every FTS table from its source table."""
+    out: list[str] = []
+    for table, text in _SOURCES.items():
+        fts = f"{table}_fts"
+        out += [
+            f"DELETE FROM {fts}",
+            f"INSERT INTO {fts}(rowid, body) SELECT t.rowid, {text.format(p='t')} "
+            f"FROM {table} AS t WHERE t.deleted = 0",
+        ]
+    return out

