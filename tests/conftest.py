@@ -1,0 +1,34 @@
+"""Test setup shared by every test: offscreen Qt, isolated data folders, a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if hasattr(os, "geteuid") and os.geteuid() == 0:  # Chromium refuses to run as root with its sandbox
+    flags = os.environ.get("QTWEBENGINE_CHROMIUM_FLAGS", "")
+    if "--no-sandbox" not in flags:
+        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = (flags + " --no-sandbox").strip()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test away from the user's real data, config and keyring folders."""
+    home = tmp_path_factory.mktemp("home")
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.setenv("FIELDCRM_DATA_DIR", str(home / "fieldcrm"))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[object]:
+    """A freshly migrated local database in a real SQLite file."""
+    from fieldcrm.db.engine import open_database
+
+    database = open_database(tmp_path / "fieldcrm.db")
+    yield database
+    database.close()
