@@ -192,18 +192,20 @@ def read_geojson(text: str | bytes) -> ParsedFile:
         items = _geojson_items(doc)
     except ImportFileError as exc:
         return ParsedFile((), (str(exc),))
-    return _collect(enumerate(items), _geojson_feature)
+    return _collect(items, _geojson_feature, lambda i, item: "")
 
 
-def _collect(items: Any, parse: Any) -> ParsedFile:
+def _collect(items: Sequence[Any], parse: Any, name_of: Any) -> ParsedFile:
     features, errors, warnings = [], [], []
-    for index, item in items:
+    for index, item in enumerate(items):
         try:
             raw = parse(index, item)
         except _Bad as exc:
             errors.append(str(exc))
             continue
         if raw is None:
+            label = feature_label(index, name_of(index, item))
+            warnings.append(f"{label}: no polygon (only points or lines); skipped")
             continue
         features.append(raw)
         warnings.extend(f"{raw.label}: {n}" for n in raw.notes)
@@ -310,8 +312,9 @@ def _kml_placemark(index: int, placemark: ET.Element) -> RawFeature | None:
         shape = build_geometry(rings, multi=multi, notes=notes)
     except _Bad as exc:
         raise _Bad(f"{label}: {exc}") from None
-    props.setdefault("name", name)
-    return RawFeature(index, TerritoryFeature(name, shape, props, placemark.get("id")), tuple(notes))
+    return RawFeature(
+        index, TerritoryFeature(name, shape, props, placemark.get("id")), tuple(notes)
+    )
 
 
 def read_kml(data: str | bytes) -> ParsedFile:
@@ -325,15 +328,7 @@ def read_kml(data: str | bytes) -> ParsedFile:
         line, col = exc.position
         return ParsedFile((), (f"broken KML/XML at line {line}, column {col + 1}: {exc}",))
     placemarks = [e for e in root.iter() if _local(e.tag) == "Placemark"]
-    parsed = _collect(enumerate(placemarks), _kml_placemark)
-    used = {f.index for f in parsed.features}
-    bad = {m.split(":", 1)[0] for m in parsed.errors}
-    skipped = [
-        f"{feature_label(i, _text(_child(p, 'name')))}: no polygon (only points or lines); skipped"
-        for i, p in enumerate(placemarks)
-        if i not in used and feature_label(i, _text(_child(p, "name"))) not in bad
-    ]
-    return ParsedFile(parsed.features, parsed.errors, parsed.warnings + tuple(skipped))
+    return _collect(placemarks, _kml_placemark, lambda i, pm: _text(_child(pm, "name")))
 
 
 def _kml_color(hex_rgb: Any, alpha: str) -> str | None:
@@ -374,9 +369,8 @@ def write_kml(features: Sequence[TerritoryFeature], *, document_name: str = "Ter
     for f in features:
         pm = ET.SubElement(doc, "Placemark", {"id": f.fid} if f.fid else {})
         ET.SubElement(pm, "name").text = f.name
-        line, fill = _kml_color(f.properties.get("color"), "ff"), _kml_color(
-            f.properties.get("color"), "66"
-        )
+        line = _kml_color(f.properties.get("color"), "ff")
+        fill = _kml_color(f.properties.get("color"), "66")
         if line and fill:
             style = ET.SubElement(pm, "Style")
             ET.SubElement(ET.SubElement(style, "LineStyle"), "color").text = line
