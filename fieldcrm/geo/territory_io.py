@@ -397,6 +397,10 @@ def read_territory_file(path: str | Path) -> ParsedFile:
     """Read a .geojson/.json, .kml or .kmz file; problems come back as ``errors``."""
     p = Path(path)
     suffix = p.suffix.lower()
+    if suffix not in (".kmz", ".kml", ".geojson", ".json"):
+        return ParsedFile(
+            (), (f"{p.name}: unknown file type {suffix!r}; use .geojson, .kml or .kmz",)
+        )
     try:
         if suffix == ".kmz":
             with zipfile.ZipFile(p) as zf:
@@ -407,11 +411,7 @@ def read_territory_file(path: str | Path) -> ParsedFile:
         data = p.read_bytes()
     except (OSError, zipfile.BadZipFile) as exc:
         return ParsedFile((), (f"{p.name}: cannot be read ({exc})",))
-    if suffix == ".kml":
-        return read_kml(data)
-    if suffix in (".geojson", ".json"):
-        return read_geojson(data)
-    return ParsedFile((), (f"{p.name}: unknown file type {suffix!r}; use .geojson, .kml or .kmz",))
+    return read_kml(data) if suffix == ".kml" else read_geojson(data)
 
 
 def write_territory_file(path: str | Path, features: Sequence[TerritoryFeature]) -> None:
