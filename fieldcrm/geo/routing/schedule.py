@@ -162,7 +162,7 @@ def first_violation(p: Problem, seq: Sequence[int]) -> int | None:
 
 def route_km(p: Problem, seq: Sequence[int]) -> float:
     nodes = [START, *(i + 2 for i in seq), END]
-    return float(sum(p.km[a, b] for a, b in zip(nodes, nodes[1:])))
+    return float(sum(p.km[a, b] for a, b in zip(nodes, nodes[1:], strict=False)))
 
 
 def build_plan(
@@ -248,7 +248,7 @@ def build_problem(
     durations = tuple(settings.visit_duration(s) for s in kept)
     p = Problem(
         settings=settings, stops=tuple(kept), km=km, minutes=minutes, duration=durations,
-        windows=tuple(stop_windows(s, settings, d) for s, d in zip(kept, durations)),
+        windows=tuple(stop_windows(s, settings, d) for s, d in zip(kept, durations, strict=True)),
         breaks=tuple(sorted(settings.breaks, key=lambda b: b.earliest)),
         start_time=settings.start_time,
     )

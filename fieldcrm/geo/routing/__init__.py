@@ -1,0 +1,1 @@
+"""Route planning: day plans with time windows, re-planning, week plans, exports."""

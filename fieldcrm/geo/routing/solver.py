@@ -1,0 +1,109 @@
+"""`plan_route`: the one entry point that turns stops and day settings into a feasible Plan."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+
+from fieldcrm.errors import Cancelled
+from fieldcrm.geo.distance import DistanceModel
+from fieldcrm.geo.routing.model import Place, Plan, PlanSettings, Stop, Unscheduled
+from fieldcrm.geo.routing.schedule import (
+    Problem,
+    build_plan,
+    build_problem,
+    is_feasible,
+    no_time_reason,
+)
+from fieldcrm.geo.routing.search import (
+    EXACT_MAX,
+    Progress,
+    ShouldCancel,
+    exact_order,
+    insert_greedy,
+    pyvrp_order,
+    repair,
+    two_opt_feasible,
+)
+
+
+def plan_route(
+    stops: Sequence[Stop],
+    start: Place | None,
+    end: Place | None,
+    constraints: PlanSettings,
+    *,
+    distance: DistanceModel | None = None,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+) -> Plan:
+    """Plan one day: the most visits that fit, then the shortest drive.
+
+    ``start``/``end`` override the settings' places when given. Never raises for bad input:
+    stops that cannot be planned are listed in ``Plan.unscheduled`` with a reason, and
+    problems with the day itself in ``Plan.warnings``.
+
+    Raises
+    ------
+    Cancelled
+        ``should_cancel`` returned True.
+    """
+    t0 = time.perf_counter()
+    settings = dataclasses.replace(
+        constraints, start=start or constraints.start, end=end or constraints.end
+    )
+    budget = max(0.05, settings.time_limit)
+    _report(progress, 0.0, "Preparing distances")
+    p, unscheduled, warnings = build_problem(stops, settings, distance)
+    if not stops:
+        warnings.append("There are no stops to plan.")
+    cand: list[int] = []
+    for i in range(p.n):
+        if is_feasible(p, [i]):
+            cand.append(i)
+        else:
+            unscheduled.append(no_time_reason(p, i, alone=True))
+    _check_cancel(should_cancel)
+    seq = _solve(p, cand, t0 + budget, progress, should_cancel)
+    chosen = set(seq)
+    for i in cand:
+        if i not in chosen:
+            unscheduled.append(no_time_reason(p, i, alone=False))
+    if not is_feasible(p, seq):  # cannot happen: every path above ends in a feasible order
+        seq = []
+        warnings.append("No feasible order was found; nothing is scheduled.")
+    _report(progress, 1.0, "Done")
+    return build_plan(p, seq, unscheduled, warnings)
+
+
+def _solve(
+    p: Problem, cand: list[int], deadline: float, progress: Progress | None,
+    cancel: ShouldCancel | None,
+) -> list[int]:
+    if len(cand) <= EXACT_MAX:
+        _report(progress, 0.1, "Trying every order")
+        return exact_order(p, cand)
+    remaining = deadline - time.perf_counter()
+    seq = pyvrp_order(p, cand, max(0.02, remaining * 0.85), cancel=cancel, progress=progress)
+    _report(progress, 0.85, "Checking opening hours and breaks")
+    seq, _ = repair(p, seq)
+    _check_cancel(cancel)
+    pool = [i for i in cand if i not in set(seq)]
+    seq, _ = insert_greedy(p, seq, pool, deadline)
+    if len(seq) <= 30:
+        seq = two_opt_feasible(p, seq, deadline)
+    return seq
+
+
+def _report(progress: Progress | None, fraction: float, text: str) -> None:
+    if progress is not None:
+        progress(fraction, text)
+
+
+def _check_cancel(cancel: ShouldCancel | None) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled("route planning was cancelled")
+
+
+__all__ = ["plan_route", "Unscheduled"]
