@@ -49,7 +49,9 @@ def held_territories(session: Session, *, user_id: str, since: datetime | None =
     if since is None:
         q = q.where(TerritoryAssignment.valid_to.is_(None))
     else:
-        q = q.where(or_(TerritoryAssignment.valid_to.is_(None), TerritoryAssignment.valid_to >= since))
+        q = q.where(
+            or_(TerritoryAssignment.valid_to.is_(None), TerritoryAssignment.valid_to >= since)
+        )
     return set(session.scalars(q))
 
 
@@ -95,8 +97,14 @@ class IndexWrites:
     staged: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
 
-    def stage(self, scopes: set[str] | frozenset[str], entity: str, entity_id: str,
-              op: ChangeOp, row_version: int) -> None:
+    def stage(
+        self,
+        scopes: set[str] | frozenset[str],
+        entity: str,
+        entity_id: str,
+        op: ChangeOp,
+        row_version: int,
+    ) -> None:
         for scope in scopes:
             self.staged[(scope, entity, entity_id)] = (op.value, row_version)
 
@@ -108,8 +116,15 @@ class IndexWrites:
         if self.staged:
             insert = insert_for(self.session)
             rows = [
-                {"scope_id": s, "entity": e, "entity_id": i, "version": self.versions[s],
-                 "op": op, "row_version": rv, "changed_at": self.now}
+                {
+                    "scope_id": s,
+                    "entity": e,
+                    "entity_id": i,
+                    "version": self.versions[s],
+                    "op": op,
+                    "row_version": rv,
+                    "changed_at": self.now,
+                }
                 for (s, e, i), (op, rv) in sorted(self.staged.items())
             ]
             stmt = insert(SyncIndex)

@@ -1,0 +1,385 @@
+"""Admin and manager operations: users, devices, territories, assignments and conflicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from fieldcrm.domain.enums import Role
+from fieldcrm.domain.ids import new_id
+from fieldcrm.errors import FieldCrmError, InvalidInput, NotFound
+from fieldcrm.sync.protocol import (
+    ChangeOp,
+    ConflictOut,
+    TerritoryOut,
+    scope_of_territory,
+    scope_of_user,
+)
+from fieldcrm.sync.server.auth import hash_password
+from fieldcrm.sync.server.fields import clean_geometry
+from fieldcrm.sync.server.merge import MODELS, row_scopes, write_fields
+from fieldcrm.sync.server.models import (
+    Conflict,
+    Device,
+    RefreshToken,
+    Territory,
+    TerritoryAssignment,
+    User,
+    utcnow,
+)
+from fieldcrm.sync.server.scopes import Actor, IndexWrites
+
+MIN_PASSWORD = 8
+
+
+class Forbidden(FieldCrmError):
+    """The caller's role may not do this (HTTP 403)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    id: str
+    username: str
+    name: str
+    email: str
+    role: str
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    id: str
+    user_id: str
+    username: str
+    name: str
+    revoked: bool
+    last_seen: datetime | None
+
+
+def _user_info(u: User) -> UserInfo:
+    return UserInfo(
+        id=u.id, username=u.username, name=u.name, email=u.email, role=u.role, disabled=u.disabled
+    )
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(
+            f"password must have at least {MIN_PASSWORD} characters", {"password": "too short"}
+        )
+
+
+def add_user(
+    session: Session, *, username: str, password: str, role: str, name: str = "", email: str = ""
+) -> UserInfo:
+    """Create a user; raises InvalidInput for a taken name, bad role or short password."""
+    username = username.strip()
+    if not username:
+        raise InvalidInput("username must not be empty", {"username": "empty"})
+    if role not in {r.value for r in Role}:
+        raise InvalidInput(f"role must be rep, manager or admin, not {role!r}", {"role": "unknown"})
+    _check_password(password)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise InvalidInput(f"user {username!r} already exists", {"username": "taken"})
+    user = User(
+        id=new_id(),
+        username=username,
+        name=name or username,
+        email=email,
+        role=role,
+        password_hash=hash_password(password),
+        disabled=False,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    return _user_info(user)
+
+
+def get_user(session: Session, *, ref: str) -> User:
+    """A user by username or id; raises NotFound."""
+    user = session.scalar(select(User).where(or_(User.username == ref, User.id == ref)))
+    if user is None:
+        raise NotFound(f"no user {ref!r}")
+    return user
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    return [_user_info(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+def set_disabled(session: Session, *, username: str, disabled: bool = True) -> UserInfo:
+    user = get_user(session, ref=username)
+    user.disabled = disabled
+    _burn_tokens(session, user_id=user.id)
+    return _user_info(user)
+
+
+def reset_password(session: Session, *, username: str, password: str) -> UserInfo:
+    _check_password(password)
+    user = get_user(session, ref=username)
+    user.password_hash = hash_password(password)
+    _burn_tokens(session, user_id=user.id)
+    return _user_info(user)
+
+
+def _burn_tokens(
+    session: Session, *, user_id: str | None = None, device_id: str | None = None
+) -> None:
+    q = update(RefreshToken).where(RefreshToken.used_at.is_(None)).values(used_at=utcnow())
+    q = (
+        q.where(RefreshToken.user_id == user_id)
+        if user_id
+        else q.where(RefreshToken.device_id == device_id)
+    )
+    session.execute(q)
+
+
+def register_device(session: Session, *, user_id: str, device_id: str | None, name: str) -> Device:
+    """Bind a (client-made) device id to a user, registering it when new."""
+    device_id = device_id or new_id()
+    device = session.get(Device, device_id)
+    if device is None:
+        device = Device(id=device_id, user_id=user_id, name=name, created_at=utcnow())
+        session.add(device)
+    elif device.user_id != user_id:
+        raise Forbidden("this device id belongs to another user")
+    elif name:
+        device.name = name
+    device.last_seen = utcnow()
+    session.flush()
+    return device
+
+
+def list_devices(session: Session, *, username: str | None = None) -> list[DeviceInfo]:
+    q = select(Device, User.username).join(User, User.id == Device.user_id).order_by(User.username)
+    if username:
+        q = q.where(User.username == username)
+    return [
+        DeviceInfo(
+            id=d.id,
+            user_id=d.user_id,
+            username=u,
+            name=d.name,
+            revoked=d.revoked_at is not None,
+            last_seen=d.last_seen,
+        )
+        for d, u in session.execute(q)
+    ]
+
+
+def revoke_device(session: Session, *, device_id: str) -> None:
+    """Revoke a device: its tokens stop working at once (401); its user stays enabled."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"no device {device_id!r}")
+    device.revoked_at = device.revoked_at or utcnow()
+    _burn_tokens(session, device_id=device_id)
+
+
+def territory_out(t: Territory) -> TerritoryOut:
+    return TerritoryOut(
+        id=t.id,
+        name=t.name,
+        geojson=t.geojson,
+        color=t.color,
+        rep_id=t.rep_id,
+        row_version=t.row_version,
+    )
+
+
+def find_territory(session: Session, *, ref: str) -> Territory:
+    t = session.scalar(
+        select(Territory).where(
+            or_(Territory.id == ref, Territory.name == ref), Territory.deleted.is_(False)
+        )
+    )
+    if t is None:
+        raise NotFound(f"no territory {ref!r}")
+    return t
+
+
+def upsert_territory(
+    session: Session,
+    *,
+    index: IndexWrites,
+    territory_id: str | None,
+    name: str,
+    geojson: Any,
+    color: str = "#3388ff",
+) -> Territory:
+    """Create or update a territory (by id, else by name) and index it in its scope."""
+    try:
+        geometry = clean_geometry(geojson)
+    except ValueError as exc:
+        raise InvalidInput(f"territory {name!r}: geometry {exc}", {"geometry": str(exc)}) from None
+    t = (
+        session.get(Territory, territory_id)
+        if territory_id
+        else session.scalar(select(Territory).where(Territory.name == name))
+    )
+    if t is None:
+        t = Territory(
+            id=territory_id or new_id(),
+            name=name,
+            geojson=geometry,
+            color=color,
+            row_version=1,
+            field_versions={"name": 1, "geojson": 1, "color": 1},
+            deleted=False,
+            created_at=index.now,
+            updated_at=index.now,
+        )
+        session.add(t)
+    else:
+        changes = {
+            k: v
+            for k, v in (("name", name), ("geojson", geometry), ("color", color))
+            if getattr(t, k) != v
+        }
+        if changes:
+            write_fields(t, changes, index.now)
+    index.stage({scope_of_territory(t.id)}, "territory", t.id, ChangeOp.UPSERT, t.row_version)
+    return t
+
+
+def import_territories(session: Session, *, collection: Any) -> list[TerritoryOut]:
+    """Import a GeoJSON FeatureCollection; each feature needs ``properties.name``."""
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise InvalidInput("expected a GeoJSON FeatureCollection")
+    index = IndexWrites(session=session, now=utcnow())
+    done = []
+    for n, feature in enumerate(collection.get("features") or [], start=1):
+        props = (feature or {}).get("properties") or {}
+        name = props.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput(f"feature {n}: properties.name is missing")
+        color = props.get("color") if isinstance(props.get("color"), str) else "#3388ff"
+        try:
+            t = upsert_territory(
+                session,
+                index=index,
+                territory_id=props.get("id"),
+                name=name.strip(),
+                geojson=feature.get("geometry"),
+                color=color,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(f"feature {n}: {exc}", exc.errors) from None
+        done.append(t)
+    session.flush()
+    index.flush()
+    return [territory_out(t) for t in done]
+
+
+def export_territories(session: Session) -> dict[str, Any]:
+    rows = session.scalars(
+        select(Territory).where(Territory.deleted.is_(False)).order_by(Territory.name)
+    )
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": t.geojson,
+                "properties": {"id": t.id, "name": t.name, "color": t.color, "rep_id": t.rep_id},
+            }
+            for t in rows
+        ],
+    }
+
+
+def assign_territory(session: Session, *, territory_ref: str, user_ref: str | None) -> TerritoryOut:
+    """Give a territory to one rep (or nobody), keeping the assignment history."""
+    t = find_territory(session, ref=territory_ref)
+    user = get_user(session, ref=user_ref) if user_ref else None
+    now = utcnow()
+    if user is not None and t.rep_id == user.id:
+        return territory_out(t)
+    session.execute(
+        update(TerritoryAssignment)
+        .where(TerritoryAssignment.territory_id == t.id, TerritoryAssignment.valid_to.is_(None))
+        .values(valid_to=now)
+    )
+    if user is not None:
+        session.add(TerritoryAssignment(user_id=user.id, territory_id=t.id, valid_from=now))
+    index = IndexWrites(session=session, now=now)
+    write_fields(t, {"rep_id": user.id if user else None}, now)
+    index.stage({scope_of_territory(t.id)}, "territory", t.id, ChangeOp.UPSERT, t.row_version)
+    session.flush()
+    index.flush()
+    return territory_out(t)
+
+
+def list_territories(session: Session, *, actor: Actor) -> list[TerritoryOut]:
+    rows = session.scalars(
+        select(Territory).where(Territory.deleted.is_(False)).order_by(Territory.name)
+    )
+    return [
+        territory_out(t)
+        for t in rows
+        if actor.is_manager or scope_of_territory(t.id) in actor.scopes
+    ]
+
+
+def conflict_out(c: Conflict) -> ConflictOut:
+    return ConflictOut(
+        id=c.id,
+        entity=c.entity,
+        entity_id=c.entity_id,
+        field=c.field,
+        kind=c.kind,
+        kept_value=c.kept_value,
+        rejected_value=c.rejected_value,
+        rejected_mutation_id=c.rejected_mutation_id,
+        user_id=c.user_id,
+        status=c.status,
+        created_at=c.created_at.isoformat(),
+    )
+
+
+def list_conflicts(
+    session: Session, *, actor: Actor, status: str | None = "open"
+) -> list[ConflictOut]:
+    """Managers see the team's conflicts (every user's); a rep sees their own."""
+    q = select(Conflict).order_by(Conflict.created_at)
+    if status:
+        q = q.where(Conflict.status == status)
+    if not actor.is_manager:
+        q = q.where(Conflict.user_id == actor.user_id)
+    return [conflict_out(c) for c in session.scalars(q)]
+
+
+def resolve_conflict(
+    session: Session, *, actor: Actor, conflict_id: str, action: str
+) -> ConflictOut:
+    """``keep`` the committed value or (managers) ``apply`` the rejected one as a server patch."""
+    c = session.get(Conflict, conflict_id, with_for_update=True)
+    if c is None or (not actor.is_manager and c.user_id != actor.user_id):
+        raise NotFound(f"no conflict {conflict_id!r}")
+    if c.status != "open":
+        raise InvalidInput(f"conflict {conflict_id} is already {c.status}")
+    index = IndexWrites(session=session, now=utcnow())
+    if action == "apply":
+        if not actor.is_manager:
+            raise Forbidden("only managers apply a rejected value; push a new patch instead")
+        if c.kind != "field":
+            raise InvalidInput("a change to a deleted row cannot be applied")
+        row = session.get(MODELS[c.entity], c.entity_id, with_for_update=True)
+        if row is None or row.deleted:
+            raise InvalidInput(f"{c.entity} {c.entity_id} no longer exists")
+        write_fields(row, {c.field: c.rejected_value}, index.now)
+        index.stage(
+            row_scopes(session, c.entity, row), c.entity, row.id, ChangeOp.UPSERT, row.row_version
+        )
+    c.status = "applied" if action == "apply" else "kept"
+    c.resolved_at, c.resolved_by = index.now, actor.user_id
+    c.row_version += 1
+    index.stage({scope_of_user(c.user_id)}, "conflict", c.id, ChangeOp.UPSERT, c.row_version)
+    session.flush()
+    index.flush()
+    return conflict_out(c)

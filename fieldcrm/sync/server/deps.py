@@ -1,0 +1,130 @@
+"""FastAPI dependencies: app state, DB session, the authenticated caller, protocol headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from fieldcrm.sync.protocol import HEADER_PROTOCOL, HEADER_SCHEMA, SCHEMA_VERSION
+from fieldcrm.sync.server.auth import AuthFailed, live_device, read_access_token
+from fieldcrm.sync.server.engine import Database
+from fieldcrm.sync.server.models import Device, utcnow
+from fieldcrm.sync.server.scopes import Actor, compute_scopes
+from fieldcrm.sync.server.settings import ServerSettings
+from fieldcrm.sync.server.tokens import TokenContext
+
+_bearer = HTTPBearer(auto_error=False)
+_SEEN_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: ServerSettings
+    db: Database
+    secret: str
+
+    @property
+    def tokens(self) -> TokenContext:
+        return TokenContext(db=self.db, settings=self.settings, secret=self.secret)
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.fieldcrm
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One write session per request, committed when the route returns without error."""
+    with state.db.write() as session, session.begin():
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    actor: Actor
+    expires_in: int
+
+
+def get_caller(
+    state: StateDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Authenticate the bearer token; scopes are computed here, never taken from the client."""
+    if creds is None:
+        raise unauthorized("missing bearer token (Authorization: Bearer <access token>)")
+    try:
+        claims = read_access_token(secret=state.secret, token=creds.credentials)
+        with state.db.read() as session, session.begin():
+            user, device = live_device(session, device_id=claims.device_id, user_id=claims.user_id)
+            scopes = compute_scopes(session, user_id=user.id, role=user.role)
+        now = utcnow()
+        if device.last_seen is None or now - device.last_seen > _SEEN_EVERY:
+            _touch(state.db, device.id)
+    except AuthFailed as exc:
+        raise unauthorized(str(exc)) from None
+    actor = Actor(user_id=user.id, role=user.role, device_id=device.id, scopes=scopes)
+    return Caller(actor=actor, expires_in=max(0, int((claims.expires_at - now).total_seconds())))
+
+
+def _touch(db: Database, device_id: str) -> None:
+    with db.write() as session, session.begin():
+        session.execute(update(Device).where(Device.id == device_id).values(last_seen=utcnow()))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_actor(caller: CallerDep) -> Actor:
+    return caller.actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def require_manager(actor: CurrentActor) -> Actor:
+    if not actor.is_manager:
+        raise HTTPException(403, "managers only")
+    return actor
+
+
+ManagerActor = Annotated[Actor, Depends(require_manager)]
+
+
+def check_protocol(
+    state: StateDep,
+    protocol: Annotated[str | None, Header(alias=HEADER_PROTOCOL)] = None,
+    schema: Annotated[str | None, Header(alias=HEADER_SCHEMA)] = None,
+) -> int:
+    """426 unless ``X-Sync-Protocol`` is within [MIN, MAX] and the schema is not newer."""
+    lo, hi = state.settings.protocol_min, state.settings.protocol_max
+    if protocol is None or not protocol.strip().isdigit():
+        raise HTTPException(426, f"send {HEADER_PROTOCOL}: this server speaks {lo}..{hi}")
+    version = int(protocol)
+    if not lo <= version <= hi:
+        raise HTTPException(
+            426, f"sync protocol {version} is not supported; this server speaks {lo}..{hi}"
+        )
+    if schema is not None and (not schema.strip().isdigit() or int(schema) > SCHEMA_VERSION):
+        raise HTTPException(
+            426, f"schema version {schema} is newer than the server's {SCHEMA_VERSION}"
+        )
+    return version
+
+
+ProtocolDep = Depends(check_protocol)

@@ -1,0 +1,90 @@
+"""Turn server rows into the ``data`` of pulled changes (plain JSON dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fieldcrm.sync.server.fields import SPECS
+from fieldcrm.sync.server.merge import MODELS
+from fieldcrm.sync.server.models import Conflict, Visit, VisitAmendment
+
+_ACCOUNT_EXTRA = ("needs_assignment", "created_by")
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def mutable_data(entity: str, row: Any) -> dict[str, Any]:
+    data = {name: getattr(row, name) for name in SPECS[entity]}
+    data.update(id=row.id, row_version=row.row_version, deleted=row.deleted)
+    data["field_versions"] = dict(row.field_versions or {})
+    if entity == "account":
+        data.update({k: getattr(row, k) for k in _ACCOUNT_EXTRA})
+    if entity == "territory":
+        data["rep_id"] = row.rep_id
+    data["updated_at"] = _iso(row.updated_at)
+    return data
+
+
+def visit_data(row: Visit) -> dict[str, Any]:
+    return {
+        **row.data,
+        "id": row.id,
+        "account_id": row.account_id,
+        "rep_id": row.rep_id,
+        "review": row.review,
+        "review_reason": row.review_reason,
+        "received_at_server": _iso(row.received_at_server),
+        "row_version": 1,
+    }
+
+
+def amendment_data(row: VisitAmendment) -> dict[str, Any]:
+    return {
+        **row.data,
+        "id": row.id,
+        "rep_id": row.rep_id,
+        "review": row.review,
+        "received_at_server": _iso(row.received_at_server),
+        "row_version": 1,
+    }
+
+
+def conflict_data(row: Conflict) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "field": row.field,
+        "kind": row.kind,
+        "kept_value": row.kept_value,
+        "rejected_value": row.rejected_value,
+        "rejected_mutation_id": row.rejected_mutation_id,
+        "user_id": row.user_id,
+        "status": row.status,
+        "created_at": _iso(row.created_at),
+        "row_version": row.row_version,
+    }
+
+
+def load_data(session: Session, entity: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Load ``data`` for many rows of one entity at once (one query per 500 ids)."""
+    out: dict[str, dict[str, Any]] = {}
+    if entity in MODELS:
+        model: Any = MODELS[entity]
+        convert = lambda row: mutable_data(entity, row)  # noqa: E731
+    else:
+        model, convert = {
+            "visit": (Visit, visit_data),
+            "visit_amendment": (VisitAmendment, amendment_data),
+            "conflict": (Conflict, conflict_data),
+        }[entity]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in session.scalars(select(model).where(model.id.in_(chunk))):
+            out[row.id] = convert(row)
+    return out

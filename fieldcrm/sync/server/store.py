@@ -1,0 +1,351 @@
+"""Sync store: push (one transaction per mutation), pull pages, verify digests, tombstone GC."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from fieldcrm.sync.protocol import (
+    Change,
+    ChangeOp,
+    Cursor,
+    Duplicate,
+    Entity,
+    Mutation,
+    MutationOutcome,
+    PullRequest,
+    PullResponse,
+    RejectCode,
+    Rejected,
+    ScopeInfo,
+    ScopeState,
+    VerifyRequest,
+    VerifyResponse,
+    digest_add,
+    digest_item,
+)
+from fieldcrm.sync.server.appendonly import append_amendment, append_visit
+from fieldcrm.sync.server.engine import Database
+from fieldcrm.sync.server.merge import HANDLERS, Finish, Reject, Tx, record_conflict
+from fieldcrm.sync.server.models import (
+    AppliedMutation,
+    LoginAttempt,
+    Quarantine,
+    RefreshToken,
+    ScopeCounter,
+    SyncIndex,
+    utcnow,
+)
+from fieldcrm.sync.server.scopes import Actor, IndexWrites, compute_scopes, grant_count
+from fieldcrm.sync.server.serialize import load_data
+
+log = logging.getLogger(__name__)
+_RETRIES = 5
+
+
+class Busy(Exception):
+    """The database kept refusing a transaction (deadlocks, lock timeouts): answer 503."""
+
+
+def apply_mutation(db: Database, *, actor: Actor, mutation: Mutation, grace_days: float) -> Any:
+    """Apply one mutation exactly once, in its own transaction; return its result model.
+
+    Raises
+    ------
+    Busy
+        The transaction failed ``_RETRIES`` times on deadlocks or lock timeouts.
+    """
+    for attempt in range(_RETRIES):
+        try:
+            return _apply_once(db, actor=actor, mutation=mutation, grace_days=grace_days)
+        except IntegrityError:
+            # A concurrent copy of the same mutation committed first: the retry finds it.
+            log.info("mutation %s raced a duplicate; retrying", mutation.mutation_id)
+        except DBAPIError as exc:
+            if not _transient(exc):
+                raise
+            log.warning("mutation %s: transient database error (%d)", mutation.mutation_id, attempt)
+        time.sleep(0.01 * 2**attempt)
+    raise Busy("the database is busy; retry later")
+
+
+def _transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return exc.connection_invalidated or any(
+        word in text for word in ("deadlock", "locked", "serializ", "could not obtain lock")
+    )
+
+
+def _apply_once(db: Database, *, actor: Actor, mutation: Mutation, grace_days: float) -> Any:
+    m = mutation
+    with db.write() as session, session.begin():
+        done = session.get(AppliedMutation, m.mutation_id)
+        if done is not None:
+            if done.user_id != actor.user_id:
+                return Rejected(code=RejectCode.VALIDATION, message="mutation_id already used")
+            return Duplicate(original_result=done.result)
+        tx = Tx(
+            session=session,
+            actor=actor,
+            index=IndexWrites(session=session, now=utcnow()),
+            mutation=m,
+        )
+        try:
+            with session.begin_nested():
+                finish = _dispatch(tx, grace_days)
+                versions = tx.index.flush()
+                result: Any = finish(versions)
+        except Reject as rej:
+            tx.index.staged.clear()
+            result = _record_rejection(tx, rej)
+            tx.index.flush()
+        session.add(
+            AppliedMutation(
+                mutation_id=m.mutation_id,
+                device_id=actor.device_id,
+                user_id=actor.user_id,
+                client_seq=m.client_seq,
+                status=result.status,
+                result=result.model_dump(mode="json"),
+                applied_at=tx.index.now,
+            )
+        )
+    return result
+
+
+def _dispatch(tx: Tx, grace_days: float) -> Finish:
+    entity = tx.mutation.entity
+    if entity == Entity.VISIT:
+        return append_visit(tx, grace_days)
+    if entity == Entity.VISIT_AMENDMENT:
+        return append_amendment(tx)
+    if entity == Entity.CONFLICT:
+        raise Reject(
+            RejectCode.VALIDATION, "conflicts are resolved through /v1/conflicts, not pushed"
+        )
+    handler = HANDLERS.get(tx.mutation.op)
+    if handler is None:
+        raise Reject(RejectCode.VALIDATION, f"{entity} takes create, patch or delete, not append")
+    return handler(tx)
+
+
+def _record_rejection(tx: Tx, rej: Reject) -> Rejected:
+    """Keep a refused edit's payload: quarantine (scope) or a ``gone`` conflict (deleted row)."""
+    m = tx.mutation
+    payload = m.model_dump(mode="json")
+    if rej.keep == "quarantine":
+        tx.session.add(
+            Quarantine(
+                mutation_id=m.mutation_id,
+                user_id=tx.actor.user_id,
+                device_id=tx.actor.device_id,
+                reason=rej.message[:300],
+                payload=payload,
+                created_at=tx.index.now,
+            )
+        )
+    elif rej.keep == "conflict":
+        record_conflict(tx, None, "*", None, payload, kind="gone")
+    return Rejected(code=rej.code, message=rej.message)
+
+
+def apply_push(
+    db: Database, *, actor: Actor, mutations: list[Mutation], grace_days: float
+) -> list[MutationOutcome]:
+    """Apply a push batch in ``client_seq`` order; each mutation commits on its own."""
+    out = []
+    for m in sorted(mutations, key=lambda mu: mu.client_seq):
+        result = apply_mutation(db, actor=actor, mutation=m, grace_days=grace_days)
+        out.append(
+            MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=result)
+        )
+    return out
+
+
+def _epochs(session: Session, actor: Actor, counters: dict[str, ScopeCounter]) -> dict[str, int]:
+    """Epoch per scope for this user: the scope's epoch plus how often it was granted to them."""
+    epochs = {}
+    for scope in actor.scopes:
+        base = counters[scope].epoch if scope in counters else 1
+        kind, _, ident = scope.partition(":")
+        grants = (
+            grant_count(session, user_id=actor.user_id, territory_id=ident)
+            if kind == "territory"
+            else 0
+        )
+        epochs[scope] = base + grants
+    return epochs
+
+
+def pull(db: Database, *, actor: Actor, request: PullRequest) -> PullResponse:
+    """One pull page: changes after each cursor, ending on transaction (version) boundaries."""
+    with db.read() as session, session.begin():
+        actor = _refresh_scopes(session, actor)
+        counters = {
+            c.scope_id: c
+            for c in session.scalars(
+                select(ScopeCounter).where(ScopeCounter.scope_id.in_(sorted(actor.scopes)))
+            )
+        }
+        epochs = _epochs(session, actor, counters)
+        infos = [
+            ScopeInfo(id=s, epoch=0, state=ScopeState.REVOKED)
+            for s in sorted(set(request.cursors) - actor.scopes)
+        ]
+        next_cursors: dict[str, Cursor] = {}
+        starts: dict[str, int] = {}
+        for scope in sorted(actor.scopes):
+            counter = counters.get(scope)
+            last, low = (counter.last_version, counter.low_water) if counter else (0, 0)
+            cur = request.cursors.get(scope) or Cursor()
+            bad = cur.version > 0 and (
+                cur.epoch != epochs[scope] or cur.version > last or cur.version < low
+            )
+            state = ScopeState.RESYNC if bad else ScopeState.ACTIVE
+            infos.append(ScopeInfo(id=scope, epoch=epochs[scope], state=state))
+            next_cursors[scope] = Cursor(epoch=epochs[scope], version=0 if bad else cur.version)
+            if not bad:
+                starts[scope] = cur.version
+        changes, has_more = _page(session, starts, counters, next_cursors, request.limit)
+        return PullResponse(
+            scopes=infos, changes=changes, next_cursors=next_cursors, has_more=has_more
+        )
+
+
+def _refresh_scopes(session: Session, actor: Actor) -> Actor:
+    scopes = compute_scopes(session, user_id=actor.user_id, role=actor.role)
+    return Actor(user_id=actor.user_id, role=actor.role, device_id=actor.device_id, scopes=scopes)
+
+
+def _page(
+    session: Session,
+    starts: dict[str, int],
+    counters: dict[str, ScopeCounter],
+    next_cursors: dict[str, Cursor],
+    limit: int,
+) -> tuple[list[Change], bool]:
+    budget, picked, has_more = limit, [], False
+    for scope, start in sorted(starts.items()):
+        last = counters[scope].last_version if scope in counters else 0
+        if start >= last:
+            continue
+        if budget <= 0:
+            has_more = True
+            continue
+        rows = _scope_rows(session, scope, start, last, budget)
+        more = len(rows) > budget
+        if more:
+            cut = rows[budget].version
+            rows = [r for r in rows[:budget] if r.version < cut] or _scope_rows(
+                session, scope, rows[0].version - 1, rows[0].version, None
+            )
+            has_more = True
+        picked.extend(rows)
+        budget -= len(rows)
+        end = rows[-1].version if more else last
+        next_cursors[scope] = Cursor(epoch=next_cursors[scope].epoch, version=end)
+    return _with_data(session, picked), has_more
+
+
+def _scope_rows(
+    session: Session, scope: str, after: int, upto: int, budget: int | None
+) -> list[Any]:
+    q = (
+        select(SyncIndex)
+        .where(SyncIndex.scope_id == scope, SyncIndex.version > after, SyncIndex.version <= upto)
+        .order_by(SyncIndex.version, SyncIndex.entity, SyncIndex.entity_id)
+    )
+    if after == 0:
+        q = q.where(SyncIndex.op == ChangeOp.UPSERT.value)  # a fresh replica needs no tombstones
+    if budget is not None:
+        q = q.limit(budget + 1)
+    return list(session.scalars(q))
+
+
+def _with_data(session: Session, rows: list[Any]) -> list[Change]:
+    wanted: dict[str, set[str]] = {}
+    for r in rows:
+        if r.op == ChangeOp.UPSERT.value:
+            wanted.setdefault(r.entity, set()).add(r.entity_id)
+    data = {e: load_data(session, e, sorted(ids)) for e, ids in wanted.items()}
+    return [
+        Change(
+            scope=r.scope_id,
+            version=r.version,
+            entity=r.entity,
+            id=r.entity_id,
+            op=r.op,
+            data=data[r.entity].get(r.entity_id) if r.op == ChangeOp.UPSERT.value else None,
+        )
+        for r in rows
+    ]
+
+
+def verify(db: Database, *, actor: Actor, request: VerifyRequest) -> VerifyResponse:
+    """Compare the client's (count, digest) per scope with the server's at the same version."""
+    mismatched, behind, revoked = [], [], []
+    with db.read() as session, session.begin():
+        actor = _refresh_scopes(session, actor)
+        for scope, claim in sorted(request.scopes.items()):
+            if scope not in actor.scopes:
+                revoked.append(scope)
+                continue
+            last = (
+                session.scalar(
+                    select(ScopeCounter.last_version).where(ScopeCounter.scope_id == scope)
+                )
+                or 0
+            )
+            if claim.version < last:
+                behind.append(scope)
+                continue
+            count, digest = 0, 0
+            rows = session.execute(
+                select(SyncIndex.entity, SyncIndex.entity_id, SyncIndex.row_version).where(
+                    SyncIndex.scope_id == scope, SyncIndex.op == ChangeOp.UPSERT.value
+                )
+            )
+            for entity, entity_id, row_version in rows:
+                count += 1
+                digest = digest_add(digest, digest_item(entity, entity_id, row_version))
+            if claim.version > last or (count, digest) != (claim.count, claim.digest):
+                mismatched.append(scope)
+    return VerifyResponse(mismatched=mismatched, behind=behind, revoked=revoked)
+
+
+def gc(db: Database, *, retention_days: float, now: datetime | None = None) -> dict[str, int]:
+    """Drop tombstones older than R, raising each scope's ``low_water``; prune old bookkeeping."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=retention_days)
+    tomb = SyncIndex.op.in_([ChangeOp.DELETE.value, ChangeOp.REMOVE.value])
+    with db.write() as session, session.begin():
+        highs = session.execute(
+            select(SyncIndex.scope_id, func.max(SyncIndex.version))
+            .where(tomb, SyncIndex.changed_at < cutoff)
+            .group_by(SyncIndex.scope_id)
+        ).all()
+        for scope, high in highs:
+            session.execute(
+                update(ScopeCounter)
+                .where(ScopeCounter.scope_id == scope, ScopeCounter.low_water < high)
+                .values(low_water=high)
+            )
+        dropped = session.execute(delete(SyncIndex).where(tomb, SyncIndex.changed_at < cutoff))
+        applied = session.execute(
+            delete(AppliedMutation).where(AppliedMutation.applied_at < cutoff)
+        )
+        session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
+        session.execute(
+            delete(LoginAttempt).where(LoginAttempt.window_start < now - timedelta(days=1))
+        )
+    return {
+        "tombstones": dropped.rowcount,
+        "scopes": len(highs),
+        "applied_mutations": applied.rowcount,
+    }
