@@ -1,0 +1,292 @@
+"""QWebEngineView showing the offline account map, with a JSON bridge and a local-only guard.
+
+``MapView.load_map(path)`` loads a page written by :func:`fieldcrm.geo.maps.build_account_map`
+with ``setUrl`` (never ``setHtml``: it fails above 2 MB). The page talks back through one
+QWebChannel object (``fieldcrmBridge``) whose single slot ``cmd(str) -> str`` carries JSON;
+Python talks to the page through ``window.fieldcrm`` with ``runJavaScript``. Calls made before
+the page is ready are queued and sent once it posts ``{"type": "ready"}``.
+
+Two guards keep the page offline. Chromium's ``LocalContentCanAccessRemoteUrls`` stays off
+(a ``file:`` page cannot reach the network) until a remote host is allowed explicitly for an
+opted-in tile server; and every request passes :class:`LocalOnlyInterceptor`, which blocks
+(and records) anything that is not local: only ``file:``, ``qrc:``, ``data:``, ``blob:``,
+``about:`` and ``http(s)`` to 127.0.0.1/localhost/::1 pass, plus the allowed hosts.
+Navigation away from the map is refused; JavaScript console output goes to logging.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QFile, QIODevice, QObject, QUrl, Signal, Slot
+from PySide6.QtWebChannel import QWebChannel
+from PySide6.QtWebEngineCore import (
+    QWebEnginePage,
+    QWebEngineScript,
+    QWebEngineSettings,
+    QWebEngineUrlRequestInfo,
+    QWebEngineUrlRequestInterceptor,
+)
+from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QWidget
+
+log = logging.getLogger(__name__)
+js_log = logging.getLogger("fieldcrm.map.js")
+
+LOCAL_SCHEMES = frozenset({"file", "qrc", "data", "blob", "about"})
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+NAV_SCHEMES = frozenset({"file", "data", "about"})
+_BRIDGE_NAME = "fieldcrmBridge"
+_BOOTSTRAP_JS = """
+;(function () {
+  function go() { if (window.fieldcrm && window.fieldcrm.connectBridge) window.fieldcrm.connectBridge(); }
+  document.addEventListener("DOMContentLoaded", go);
+  window.addEventListener("load", go);
+})();
+"""
+
+
+def is_local_url(url: QUrl, extra_hosts: Iterable[str] = ()) -> bool:
+    """True if a request to ``url`` stays on this machine (or goes to an allowed host)."""
+    scheme = url.scheme().lower()
+    if scheme in LOCAL_SCHEMES:
+        return True
+    if scheme in ("http", "https", "ws", "wss"):
+        host = url.host().lower()
+        return host in LOCAL_HOSTS or host in set(extra_hosts)
+    return False
+
+
+class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
+    """Blocks every non-local request of the page it is installed on and records it."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.blocked: list[str] = []
+        self.allowed_hosts: set[str] = set()
+
+    def interceptRequest(self, info: QWebEngineUrlRequestInfo) -> None:  # noqa: N802 (Qt)
+        url = info.requestUrl()
+        if is_local_url(url, self.allowed_hosts):
+            return
+        info.block(True)
+        text = url.toString()
+        self.blocked.append(text)
+        log.warning("Map page: blocked non-local request to %s", text)
+
+
+class MapPage(QWebEnginePage):
+    """Page that refuses navigation away from local files and logs the JS console."""
+
+    _LEVELS = {
+        QWebEnginePage.JavaScriptConsoleMessageLevel.InfoMessageLevel: logging.INFO,
+        QWebEnginePage.JavaScriptConsoleMessageLevel.WarningMessageLevel: logging.WARNING,
+        QWebEnginePage.JavaScriptConsoleMessageLevel.ErrorMessageLevel: logging.ERROR,
+    }
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.js_errors: list[str] = []
+
+    def acceptNavigationRequest(  # noqa: N802 (Qt override)
+        self, url: QUrl, nav_type: QWebEnginePage.NavigationType, is_main_frame: bool
+    ) -> bool:
+        if url.scheme().lower() in NAV_SCHEMES:
+            return True
+        log.warning("Map page: refused navigation to %s", url.toString())
+        return False
+
+    def javaScriptConsoleMessage(  # noqa: N802 (Qt override)
+        self, level: QWebEnginePage.JavaScriptConsoleMessageLevel, message: str, line: int,
+        source: str,
+    ) -> None:
+        py_level = self._LEVELS.get(level, logging.INFO)
+        if py_level >= logging.ERROR:
+            self.js_errors.append(f"{source}:{line}: {message}")
+        js_log.log(py_level, "%s:%s: %s", source.rsplit("/", 1)[-1], line, message)
+
+
+class MapBridge(QObject):
+    """The one object the page sees; ``cmd`` receives every message as JSON text."""
+
+    sig_message = Signal(dict)
+    """A well-formed message object from the page."""
+
+    @Slot(str, result=str)
+    def cmd(self, text: str) -> str:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            log.warning("Map bridge: not JSON: %.200s", text)
+            return "error: not JSON"
+        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+            log.warning("Map bridge: message without a type: %.200s", text)
+            return "error: no type"
+        self.sig_message.emit(msg)
+        return "ok"
+
+
+def _qwebchannel_js() -> str:
+    f = QFile(":/qtwebchannel/qwebchannel.js")
+    if not f.open(QIODevice.OpenModeFlag.ReadOnly):
+        raise RuntimeError("qwebchannel.js is missing from the Qt WebEngine resources")
+    try:
+        return bytes(f.readAll().data()).decode("utf-8")
+    finally:
+        f.close()
+
+
+class MapView(QWebEngineView):
+    """Shows a fieldcrm map page and turns its messages into signals."""
+
+    sig_ready = Signal()
+    """The page has drawn its pins and territories (``window.fieldcrm.ready``)."""
+    sig_account_clicked = Signal(str)
+    """A pin was clicked: the account id."""
+    sig_selection = Signal(list)
+    """Accounts selected with the rectangle or lasso tool: a list of ids."""
+    sig_polygon_drawn = Signal(str)
+    """A polygon was drawn in draw mode: its GeoJSON geometry as JSON text."""
+    sig_territory_clicked = Signal(str)
+    """A territory polygon was clicked: the territory id."""
+    sig_load_failed = Signal(str)
+    """The page could not be loaded: the URL."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ready = False
+        self._pending: list[str] = []
+        self.interceptor = LocalOnlyInterceptor(self)
+        page = MapPage(self)
+        page.setUrlRequestInterceptor(self.interceptor)
+        self._bridge = MapBridge(self)
+        self._bridge.sig_message.connect(self._on_bridge_message)
+        self._channel = QWebChannel(page)
+        self._channel.registerObject(_BRIDGE_NAME, self._bridge)
+        page.setWebChannel(self._channel)
+        script = QWebEngineScript()
+        script.setName("fieldcrm-qwebchannel")
+        script.setSourceCode(_qwebchannel_js() + _BOOTSTRAP_JS)
+        script.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
+        script.setWorldId(QWebEngineScript.ScriptWorldId.MainWorld)
+        script.setRunsOnSubFrames(False)
+        page.scripts().insert(script)
+        self.setPage(page)
+        self.set_remote_access(False)
+        page.loadFinished.connect(self._on_page_load_finished)
+
+    # ---- state -------------------------------------------------------------------------------
+    @property
+    def is_ready(self) -> bool:
+        return self._ready
+
+    @property
+    def blocked_requests(self) -> list[str]:
+        """Every non-local URL the page tried to load since this view was made."""
+        return list(self.interceptor.blocked)
+
+    def allow_remote_host(self, host: str) -> None:
+        """Let the page load from ``host`` (only for a tile server the user configured)."""
+        self.interceptor.allowed_hosts.add(host.lower())
+        self.set_remote_access(True)
+
+    def set_remote_access(self, enabled: bool) -> None:
+        """Let a ``file:`` page try remote URLs at all; the interceptor still filters them."""
+        self.page().settings().setAttribute(
+            QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, enabled)
+
+    # ---- loading -------------------------------------------------------------------------------
+    def load_map(self, path: Path) -> None:
+        """Load ``map.html`` written by ``build_account_map``; ``sig_ready`` follows."""
+        self._ready = False
+        self._pending.clear()
+        self.setUrl(QUrl.fromLocalFile(str(Path(path).resolve())))
+
+    @Slot(bool)
+    def _on_page_load_finished(self, ok: bool) -> None:
+        if not ok:
+            url = self.url().toString()
+            log.error("Map page failed to load: %s", url)
+            self.sig_load_failed.emit(url)
+
+    @Slot(dict)
+    def _on_bridge_message(self, msg: dict[str, Any]) -> None:
+        kind = msg["type"]
+        if kind == "ready":
+            self._ready = True
+            pending, self._pending = self._pending, []
+            for js in pending:
+                self.page().runJavaScript(js, 0)
+            self.sig_ready.emit()
+        elif kind == "account_clicked":
+            self.sig_account_clicked.emit(str(msg.get("id", "")))
+        elif kind == "selection":
+            self.sig_selection.emit([str(i) for i in msg.get("ids", [])])
+        elif kind == "polygon_drawn":
+            self.sig_polygon_drawn.emit(json.dumps(msg.get("geojson")))
+        elif kind == "territory_clicked":
+            self.sig_territory_clicked.emit(str(msg.get("id", "")))
+        else:
+            log.info("Map bridge: unhandled message %s", kind)
+
+    # ---- calls into the page -------------------------------------------------------------------
+    def call(self, function: str, *args: Any, callback: Callable[[Any], None] | None = None) -> None:
+        """Call ``window.fieldcrm.<function>(*args)``; queued until the page is ready."""
+        js = f"window.fieldcrm.{function}({', '.join(json.dumps(a) for a in args)})"
+        if not self._ready:
+            self._pending.append(js)
+        elif callback is None:
+            self.page().runJavaScript(js, 0)
+        else:
+            self.page().runJavaScript(js, 0, callback)
+
+    def set_visible_ids(self, ids: Iterable[str] | None) -> None:
+        """Show only these accounts (``None`` shows all) without reloading the page."""
+        self.call("setVisible", None if ids is None else list(ids))
+
+    def select_account(self, account_id: str) -> None:
+        """Centre the map on an account and mark it."""
+        self.call("selectAccount", account_id)
+
+    def highlight(self, ids: Sequence[str]) -> None:
+        self.call("highlight", list(ids))
+
+    def show_circle(self, lat: float | None, lon: float | None, km: float,
+                    ids: Sequence[str] | None = None) -> None:
+        """Draw a radius of ``km`` around a point (None clears it), highlighting ``ids``."""
+        self.call("showCircle", lat, lon, km, None if ids is None else list(ids))
+
+    def set_color_mode(self, mode: str) -> None:
+        """``"status"`` or ``"overdue"``."""
+        self.call("setColorMode", mode)
+
+    def show_route(self, geojson_line: dict[str, Any] | None,
+                   stops: Sequence[dict[str, Any]] = ()) -> None:
+        """Draw a route line and numbered stops (``{"lat", "lon", "label", "id", "name"}``)."""
+        self.call("showRoute", geojson_line, list(stops))
+
+    def set_choropleth(self, feature_collection: dict[str, Any] | None,
+                       legend: dict[str, Any] | None = None) -> None:
+        """Fill regions by ``properties.color``; legend ``{"title", "items": [{color, label}]}``."""
+        self.call("setChoropleth", feature_collection, legend)
+
+    def set_heatmap(self, on: bool) -> None:
+        self.call("setHeatmap", on)
+
+    def start_draw_polygon(self) -> None:
+        """Let the user draw a polygon; ``sig_polygon_drawn`` follows."""
+        self.call("startDrawPolygon")
+
+    def start_rectangle_select(self) -> None:
+        self.call("startRectangleSelect")
+
+    def start_lasso(self) -> None:
+        self.call("startLasso")
+
+    def clear_overlays(self) -> None:
+        """Clear the selection, the circle and any drawing in progress."""
+        self.call("clearAll")

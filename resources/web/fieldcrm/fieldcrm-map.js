@@ -1,0 +1,552 @@
+/* fieldcrm map page: clustered account pins, territories, selection tools and the bridge to Python.
+ *
+ * Loaded after leaflet, leaflet.draw, supercluster and leaflet-heat. The page's data file calls
+ * fieldcrmMapData({...}) and the folium script calls fieldcrm.init(map, config). Python drives the
+ * page through window.fieldcrm (setVisible, selectAccount, showCircle, setColorMode, showRoute,
+ * setChoropleth, startDrawPolygon, ...) and hears back through one QWebChannel object
+ * ("fieldcrmBridge", method cmd(json)) with JSON messages {"type": ...}.
+ * MIT licence, as fieldcrm.
+ */
+(function () {
+  "use strict";
+
+  var STATUS = ["lead", "prospect", "customer", "former"];
+  var STATUS_STYLE = [
+    { label: "Lead", color: "#1f77b4" },
+    { label: "Prospect", color: "#9467bd" },
+    { label: "Customer", color: "#2ca02c" },
+    { label: "Former", color: "#8c8c8c" },
+  ];
+  // Severity order (used for cluster rings): on time < never visited < due < late.
+  var OVERDUE_STYLE = [
+    { label: "Visit on time (≤ 0 days)", color: "#2ca02c" },
+    { label: "Never visited / unknown", color: "#9e9e9e" },
+    { label: "Overdue 1–14 days", color: "#ff9f1a" },
+    { label: "Overdue > 14 days", color: "#d62728" },
+  ];
+
+  var fc = (window.fieldcrm = window.fieldcrm || {});
+  fc.ready = false;
+  fc.messages = [];
+  fc.version = 1;
+
+  var S = {
+    map: null, data: null, n: 0, index: null, visible: null, visibleCount: 0, idIndex: null,
+    colorMode: "status", overdueRank: null, pointsLayer: null, clusterLayer: null,
+    pointRenderer: null, highlightLayer: null, selectedId: null, selectedSet: null,
+    territoriesLayer: null, territoryCount: 0, basemaps: {}, basemapLayers: {}, config: {},
+    legend: null, choropleth: null, choroplethLegend: null, route: null, circle: null,
+    heat: null, drawMode: null, drawHandler: null, drawnLayer: null, lasso: null,
+  };
+  var bridge = null;
+  var queue = [];
+
+  // ---- bridge -------------------------------------------------------------------------------
+  function post(msg) {
+    fc.messages.push(msg);
+    if (fc.messages.length > 200) fc.messages.shift();
+    var text = JSON.stringify(msg);
+    if (bridge) bridge.cmd(text, function () {});
+    else queue.push(text);
+  }
+  fc.post = post;
+
+  function connectBridge() {
+    if (bridge || typeof QWebChannel === "undefined" || !window.qt || !qt.webChannelTransport) return;
+    new QWebChannel(qt.webChannelTransport, function (channel) {
+      bridge = channel.objects.fieldcrmBridge || null;
+      if (!bridge) return;
+      while (queue.length) bridge.cmd(queue.shift(), function () {});
+    });
+  }
+  fc.connectBridge = connectBridge;
+
+  // ---- data intake (called by map-data.js and the basemap files) ----------------------------
+  window.fieldcrmMapData = function (data) {
+    S.data = data;
+  };
+  window.fieldcrmBasemap = function (name, geojson) {
+    S.basemaps[name] = geojson;
+    if (S.map) addBasemap(name);
+  };
+
+  function overdueRank(d) {
+    if (d === null || d === undefined) return 1;
+    if (d <= 0) return 0;
+    return d <= 14 ? 2 : 3;
+  }
+
+  function pointColor(i) {
+    if (S.colorMode === "overdue") return OVERDUE_STYLE[S.overdueRank[i]].color;
+    return STATUS_STYLE[S.data.status[i]].color;
+  }
+
+  // ---- clustering -----------------------------------------------------------------------------
+  function buildIndex() {
+    var d = S.data, feats = [], i;
+    for (i = 0; i < S.n; i++) {
+      if (S.visible && !S.visible[i]) continue;
+      feats.push({ type: "Feature", properties: { i: i },
+        geometry: { type: "Point", coordinates: [d.lon[i], d.lat[i]] } });
+    }
+    S.visibleCount = feats.length;
+    S.index = new Supercluster({
+      radius: 60, maxZoom: 16, minPoints: 3,
+      map: function (p) { return { o: S.overdueRank[p.i] }; },
+      reduce: function (acc, p) { if (p.o > acc.o) acc.o = p.o; },
+    });
+    S.index.load(feats);
+  }
+
+  function clusterIcon(c) {
+    var count = c.properties.point_count;
+    var size = count < 100 ? 30 : count < 1000 ? 38 : count < 10000 ? 46 : 54;
+    var ring = S.colorMode === "overdue" ? OVERDUE_STYLE[c.properties.o].color : "#3a6ea5";
+    return L.divIcon({
+      className: "fc-cluster",
+      iconSize: [size, size],
+      html: '<div style="border-color:' + ring + '"><span>' +
+        c.properties.point_count_abbreviated + "</span></div>",
+    });
+  }
+
+  function redraw() {
+    if (!S.index) return;
+    var b = S.map.getBounds(), z = Math.floor(S.map.getZoom());
+    var w = b.getWest(), e = b.getEast();
+    if (e - w >= 360) { w = -180; e = 180; }
+    var items = S.index.getClusters([w, Math.max(b.getSouth(), -85), e,
+      Math.min(b.getNorth(), 85)], z);
+    S.pointsLayer.clearLayers();
+    S.clusterLayer.clearLayers();
+    for (var k = 0; k < items.length; k++) {
+      var it = items[k], ll = [it.geometry.coordinates[1], it.geometry.coordinates[0]];
+      if (it.properties.cluster) {
+        var m = L.marker(ll, { icon: clusterIcon(it), keyboard: false });
+        m.fcCluster = it.properties.cluster_id;
+        S.clusterLayer.addLayer(m);
+      } else {
+        S.pointsLayer.addLayer(pointMarker(it.properties.i, ll));
+      }
+    }
+    S.drawnCount = items.length;
+  }
+
+  function pointMarker(i, ll) {
+    var precise = S.data.precise[i] === 1, color = pointColor(i);
+    var m = L.circleMarker(ll, {
+      renderer: S.pointRenderer, radius: 6, color: precise ? "#ffffff" : color,
+      weight: precise ? 1 : 2.5, fillColor: color, fillOpacity: precise ? 0.95 : 0.15,
+    });
+    m.fcIndex = i;
+    return m;
+  }
+
+  // ---- legend -----------------------------------------------------------------------------
+  function legendHtml() {
+    var style = S.colorMode === "overdue" ? OVERDUE_STYLE : STATUS_STYLE;
+    var counts = style.map(function () { return 0; });
+    for (var i = 0; i < S.n; i++) {
+      if (S.visible && !S.visible[i]) continue;
+      counts[S.colorMode === "overdue" ? S.overdueRank[i] : S.data.status[i]]++;
+    }
+    var titles = S.config.legendTitles || {};
+    var title = S.colorMode === "overdue" ? titles.overdue || "Days since last visit"
+      : titles.status || "Account status";
+    var rows = style.map(function (s, k) {
+      return '<div class="fc-legend-row"><i style="background:' + s.color + '"></i>' +
+        s.label + ' <span class="fc-legend-count">' + counts[k] + "</span></div>";
+    });
+    rows.push('<div class="fc-legend-row"><i class="fc-hollow"></i>Approximate location</div>');
+    return "<b>" + title + "</b>" + rows.join("");
+  }
+
+  function updateLegend() {
+    if (S.legend) S.legend.getContainer().innerHTML = legendHtml();
+  }
+
+  function addLegend() {
+    var Legend = L.Control.extend({
+      options: { position: "bottomright" },
+      onAdd: function () {
+        var div = L.DomUtil.create("div", "fc-legend leaflet-bar");
+        div.id = "fc-legend";
+        return div;
+      },
+    });
+    S.legend = new Legend().addTo(S.map);
+    updateLegend();
+  }
+
+  // ---- basemap and territories -----------------------------------------------------------------
+  function addBasemap(name) {
+    if (S.basemapLayers[name] || !S.basemaps[name]) return;
+    var countries = name === "countries";
+    S.basemapLayers[name] = L.geoJSON(S.basemaps[name], {
+      pane: "fc-basemap", renderer: S.basemapRenderer, interactive: false,
+      style: countries
+        ? { color: "#7d7d7d", weight: 1, fillColor: "#f4f1ea", fillOpacity: S.config.tiles ? 0 : 1 }
+        : { color: "#a9a9a9", weight: 0.6, dashArray: "3 3", fill: false },
+    }).addTo(S.map);
+  }
+
+  function maybeLoadAdmin1() {
+    if (!S.config.admin1Url || S.admin1Requested || S.map.getZoom() < 5) return;
+    S.admin1Requested = true;
+    var s = document.createElement("script");
+    s.src = S.config.admin1Url;
+    document.head.appendChild(s);
+  }
+
+  function addTerritories(list) {
+    S.territoriesLayer = L.featureGroup().addTo(S.map);
+    (list || []).forEach(function (t) {
+      var layer = L.geoJSON(t.geojson, {
+        pane: "fc-territories",
+        style: { color: t.color, weight: 2, fillColor: t.color, fillOpacity: 0.12 },
+      });
+      layer.fcTerritory = t.id;
+      layer.bindTooltip(t.name, { permanent: true, direction: "center", className: "fc-territory-label" });
+      layer.on("click", function () { post({ type: "territory_clicked", id: t.id }); });
+      S.territoriesLayer.addLayer(layer);
+    });
+    S.territoryCount = (list || []).length;
+  }
+
+  // ---- selection tools --------------------------------------------------------------------------
+  function pointInRing(x, y, ring) {
+    var inside = false;
+    for (var a = 0, b = ring.length - 1; a < ring.length; b = a++) {
+      var xa = ring[a][0], ya = ring[a][1], xb = ring[b][0], yb = ring[b][1];
+      if ((ya > y) !== (yb > y) && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) inside = !inside;
+    }
+    return inside;
+  }
+
+  function idsWhere(test) {
+    var d = S.data, out = [];
+    for (var i = 0; i < S.n; i++) {
+      if (S.visible && !S.visible[i]) continue;
+      if (test(d.lon[i], d.lat[i])) out.push(d.ids[i]);
+    }
+    return out;
+  }
+
+  fc.selectInBounds = function (south, west, north, east) {
+    var ids = idsWhere(function (x, y) { return y >= south && y <= north && x >= west && x <= east; });
+    fc.highlight(ids);
+    post({ type: "selection", ids: ids });
+    return ids.length;
+  };
+
+  fc.selectInPolygon = function (lonLatRing) {
+    var xs = lonLatRing.map(function (p) { return p[0]; }), ys = lonLatRing.map(function (p) { return p[1]; });
+    var w = Math.min.apply(null, xs), e = Math.max.apply(null, xs);
+    var s = Math.min.apply(null, ys), n = Math.max.apply(null, ys);
+    var ids = idsWhere(function (x, y) {
+      return x >= w && x <= e && y >= s && y <= n && pointInRing(x, y, lonLatRing);
+    });
+    fc.highlight(ids);
+    post({ type: "selection", ids: ids });
+    return ids.length;
+  };
+
+  function stopDrawing() {
+    if (S.drawHandler) S.drawHandler.disable();
+    S.drawHandler = null;
+    if (S.lasso) S.lasso.stop();
+    S.drawMode = null;
+  }
+  fc.cancelDraw = stopDrawing;
+
+  function startDraw(mode, Handler, options) {
+    stopDrawing();
+    S.drawMode = mode;
+    S.drawHandler = new Handler(S.map, options);
+    S.drawHandler.enable();
+  }
+
+  fc.startRectangleSelect = function () {
+    startDraw("select", L.Draw.Rectangle, { showArea: false, shapeOptions: { color: "#0078d4", weight: 1 } });
+  };
+
+  fc.startDrawPolygon = function () {
+    startDraw("territory", L.Draw.Polygon, { allowIntersection: false, showArea: false,
+      shapeOptions: { color: "#e4572e", weight: 2 } });
+  };
+
+  function onDrawCreated(e) {
+    var mode = S.drawMode;
+    S.drawMode = null;
+    S.drawHandler = null;
+    if (mode === "select") {
+      var b = e.layer.getBounds();
+      fc.selectInBounds(b.getSouth(), b.getWest(), b.getNorth(), b.getEast());
+    } else if (mode === "territory") {
+      if (S.drawnLayer) S.map.removeLayer(S.drawnLayer);
+      S.drawnLayer = e.layer.addTo(S.map);
+      post({ type: "polygon_drawn", geojson: e.layer.toGeoJSON().geometry });
+    }
+  }
+
+  fc.startLasso = function () {
+    stopDrawing();
+    var map = S.map, pts = [], line = null;
+    function down(ev) { pts = [ev.latlng]; line = L.polyline(pts, { color: "#0078d4", weight: 2, dashArray: "4 4" }).addTo(map); }
+    function move(ev) { if (line) { pts.push(ev.latlng); line.addLatLng(ev.latlng); } }
+    function up() {
+      if (!line) return;
+      map.removeLayer(line);
+      line = null;
+      var ring = pts.map(function (p) { return [p.lng, p.lat]; });
+      S.lasso.stop();
+      if (ring.length > 2) fc.selectInPolygon(ring);
+    }
+    map.dragging.disable();
+    map.getContainer().style.cursor = "crosshair";
+    map.on("mousedown", down).on("mousemove", move).on("mouseup", up);
+    S.drawMode = "lasso";
+    S.lasso = { stop: function () {
+      map.off("mousedown", down).off("mousemove", move).off("mouseup", up);
+      map.dragging.enable();
+      map.getContainer().style.cursor = "";
+      S.lasso = null;
+      S.drawMode = null;
+    } };
+  };
+
+  function addToolbar() {
+    var Tools = L.Control.extend({
+      options: { position: "topleft" },
+      onAdd: function () {
+        var div = L.DomUtil.create("div", "fc-tools leaflet-bar");
+        [["▭", "Select accounts in a rectangle", fc.startRectangleSelect],
+         ["✎", "Select accounts with a lasso (drag)", fc.startLasso],
+         ["✕", "Clear selection and drawings", fc.clearAll]].forEach(function (t) {
+          var a = L.DomUtil.create("a", "", div);
+          a.href = "#"; a.textContent = t[0]; a.title = t[1];
+          L.DomEvent.on(a, "click", function (ev) { L.DomEvent.stop(ev); t[2](); });
+        });
+        L.DomEvent.disableClickPropagation(div);
+        return div;
+      },
+    });
+    new Tools().addTo(S.map);
+  }
+
+  // ---- public API ---------------------------------------------------------------------------------
+  function indexOfId(id) {
+    if (!S.idIndex) {
+      S.idIndex = new Map();
+      for (var i = 0; i < S.n; i++) S.idIndex.set(S.data.ids[i], i);
+    }
+    var k = S.idIndex.get(id);
+    return k === undefined ? -1 : k;
+  }
+
+  fc.setVisible = function (ids) {
+    if (ids === null || ids === undefined) {
+      S.visible = null;
+    } else {
+      S.visible = new Uint8Array(S.n);
+      for (var k = 0; k < ids.length; k++) {
+        var i = indexOfId(ids[k]);
+        if (i >= 0) S.visible[i] = 1;
+      }
+    }
+    buildIndex();
+    redraw();
+    updateLegend();
+    return S.visibleCount;
+  };
+
+  fc.highlight = function (ids) {
+    S.highlightLayer.clearLayers();
+    S.selectedSet = ids;
+    (ids || []).forEach(function (id) {
+      var i = indexOfId(id);
+      if (i < 0) return;
+      L.circleMarker([S.data.lat[i], S.data.lon[i]], { radius: 9, color: "#0078d4", weight: 3, pane: "fc-highlight",
+        fill: false, interactive: false }).addTo(S.highlightLayer);
+    });
+    return S.highlightLayer.getLayers().length;
+  };
+
+  fc.selectAccount = function (id, zoom) {
+    var i = indexOfId(id);
+    S.selectedId = i >= 0 ? id : null;
+    if (S.selectedMarker) { S.map.removeLayer(S.selectedMarker); S.selectedMarker = null; }
+    if (i < 0) return false;
+    var ll = [S.data.lat[i], S.data.lon[i]];
+    S.selectedMarker = L.circleMarker(ll, { radius: 13, color: "#000", weight: 3, fill: false,
+      interactive: false, pane: "fc-selected" }).addTo(S.map);
+    S.selectedMarker.bindTooltip(S.data.names[i], { permanent: true, direction: "top", offset: [0, -12] });
+    S.map.setView(ll, Math.max(S.map.getZoom(), zoom || 14));
+    return true;
+  };
+
+  fc.clickAccount = function (id) {
+    // The same path as a real click on a pin; also used by tests and automation.
+    var i = indexOfId(id);
+    if (i < 0) return false;
+    post({ type: "account_clicked", id: id });
+    return true;
+  };
+
+  fc.setColorMode = function (mode) {
+    if (mode !== "status" && mode !== "overdue") return false;
+    S.colorMode = mode;
+    redraw();
+    updateLegend();
+    return true;
+  };
+
+  fc.showCircle = function (lat, lon, km, ids) {
+    if (S.circle) { S.map.removeLayer(S.circle); S.circle = null; }
+    if (lat === null || lat === undefined) return false;
+    S.circle = L.circle([lat, lon], { radius: km * 1000, color: "#0078d4", weight: 2,
+      fillOpacity: 0.05, interactive: false }).addTo(S.map);
+    S.map.fitBounds(S.circle.getBounds(), { padding: [20, 20] });
+    if (ids) fc.highlight(ids);
+    return true;
+  };
+
+  fc.showRoute = function (geojsonLine, stops) {
+    if (S.route) { S.map.removeLayer(S.route); S.route = null; }
+    if (!geojsonLine && !(stops && stops.length)) return 0;
+    S.route = L.featureGroup().addTo(S.map);
+    if (geojsonLine) L.geoJSON(geojsonLine, { style: { color: "#e4572e", weight: 4, opacity: 0.85 } }).addTo(S.route);
+    (stops || []).forEach(function (s, k) {
+      var label = s.label !== undefined ? String(s.label) : String(k + 1);
+      var m = L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "fc-stop", iconSize: [24, 24],
+        html: "<span>" + label.replace(/[<>&]/g, "") + "</span>" }), pane: "fc-selected" });
+      if (s.name) m.bindTooltip(String(s.name));
+      if (s.id) m.on("click", function () { post({ type: "account_clicked", id: s.id }); });
+      m.addTo(S.route);
+    });
+    S.map.fitBounds(S.route.getBounds(), { padding: [30, 30] });
+    return (stops || []).length;
+  };
+
+  fc.setChoropleth = function (featureCollection, legend) {
+    if (S.choropleth) { S.map.removeLayer(S.choropleth); S.choropleth = null; }
+    if (S.choroplethLegend) { S.map.removeControl(S.choroplethLegend); S.choroplethLegend = null; }
+    if (!featureCollection) return 0;
+    S.choropleth = L.geoJSON(featureCollection, {
+      pane: "fc-territories",
+      style: function (f) {
+        var p = f.properties || {};
+        return { color: "#555", weight: 1, fillColor: p.color || "#cccccc", fillOpacity: 0.6 };
+      },
+      onEachFeature: function (f, layer) {
+        var p = f.properties || {};
+        if (p.label || p.name) layer.bindTooltip(String(p.label || p.name));
+      },
+    }).addTo(S.map);
+    if (legend && legend.items) {
+      var Ctl = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () {
+        var div = L.DomUtil.create("div", "fc-legend leaflet-bar");
+        div.appendChild(document.createElement("b")).textContent = legend.title || "";
+        legend.items.forEach(function (it) {
+          var row = div.appendChild(document.createElement("div"));
+          row.className = "fc-legend-row";
+          row.appendChild(document.createElement("i")).style.background = it.color;
+          row.appendChild(document.createTextNode(String(it.label)));
+        });
+        return div;
+      } });
+      S.choroplethLegend = new Ctl().addTo(S.map);
+    }
+    return S.choropleth.getLayers().length;
+  };
+
+  fc.setHeatmap = function (on) {
+    if (S.heat) { S.map.removeLayer(S.heat); S.heat = null; }
+    if (!on || !L.heatLayer) return 0;
+    var pts = [];
+    for (var i = 0; i < S.n; i++) if (!S.visible || S.visible[i]) pts.push([S.data.lat[i], S.data.lon[i]]);
+    S.heat = L.heatLayer(pts, { radius: 18, blur: 15, pane: "fc-territories" }).addTo(S.map);
+    return pts.length;
+  };
+
+  fc.clearAll = function () {
+    stopDrawing();
+    fc.highlight([]);
+    fc.showCircle(null);
+    if (S.drawnLayer) { S.map.removeLayer(S.drawnLayer); S.drawnLayer = null; }
+  };
+
+  fc.stats = function () {
+    return {
+      total: S.n, visible: S.visibleCount, drawn: S.drawnCount || 0,
+      territories: S.territoryCount, colorMode: S.colorMode, selectedId: S.selectedId,
+      highlighted: S.highlightLayer ? S.highlightLayer.getLayers().length : 0,
+      basemaps: Object.keys(S.basemapLayers), ready: fc.ready,
+    };
+  };
+
+  // ---- init -------------------------------------------------------------------------------------
+  function makePanes(map) {
+    [["fc-basemap", 250], ["fc-territories", 350], ["fc-points", 450], ["fc-highlight", 460],
+     ["fc-selected", 650]].forEach(function (p) { map.createPane(p[0]).style.zIndex = p[1]; });
+    map.getPane("fc-basemap").style.pointerEvents = "none";
+  }
+
+  function fitView(map) {
+    var d = S.data, s = 90, n = -90, w = 180, e = -180;
+    for (var i = 0; i < S.n; i++) {
+      var y = d.lat[i], x = d.lon[i];
+      if (y < s) s = y; if (y > n) n = y; if (x < w) w = x; if (x > e) e = x;
+    }
+    if (S.n) map.fitBounds([[s, w], [n, e]], { padding: [20, 20], maxZoom: 12, animate: false });
+    else if (S.territoryCount) map.fitBounds(S.territoriesLayer.getBounds(), { animate: false });
+    else map.setView([55, 15], 4, { animate: false });
+  }
+
+  fc.init = function (map, config) {
+    var t0 = performance.now();
+    S.map = map;
+    S.config = config || {};
+    S.data = S.data || { ids: [], names: [], lat: [], lon: [], status: [], tier: [], overdue: [], precise: [] };
+    S.n = S.data.ids.length;
+    S.colorMode = S.config.colorBy === "overdue" ? "overdue" : "status";
+    if (S.config.legend && S.config.legend.status) STATUS_STYLE = S.config.legend.status;
+    if (S.config.legend && S.config.legend.overdue) OVERDUE_STYLE = S.config.legend.overdue;
+    S.overdueRank = new Uint8Array(S.n);
+    for (var i = 0; i < S.n; i++) S.overdueRank[i] = overdueRank(S.data.overdue[i]);
+    makePanes(map);
+    S.basemapRenderer = L.canvas({ pane: "fc-basemap", padding: 0.3 });
+    S.pointRenderer = L.canvas({ pane: "fc-points", padding: 0.2 });
+    S.pointsLayer = L.featureGroup().addTo(map);
+    S.clusterLayer = L.featureGroup().addTo(map);
+    S.highlightLayer = L.featureGroup([], { pane: "fc-highlight" }).addTo(map);
+    S.pointsLayer.on("click", function (e) { fc.clickAccount(S.data.ids[e.layer.fcIndex]); });
+    S.pointsLayer.on("mouseover", function (e) {
+      var m = e.layer;
+      if (!m.getTooltip()) m.bindTooltip(S.data.names[m.fcIndex]).openTooltip();
+    });
+    S.clusterLayer.on("click", function (e) {
+      var z = Math.min(S.index.getClusterExpansionZoom(e.layer.fcCluster), 18);
+      map.setView(e.layer.getLatLng(), z);
+    });
+    map.on(L.Draw.Event.CREATED, onDrawCreated);
+    Object.keys(S.basemaps).forEach(addBasemap);
+    addTerritories(S.config.territories);
+    buildIndex();
+    fitView(map);
+    map.on("moveend", redraw);
+    map.on("zoomend", maybeLoadAdmin1);
+    redraw();
+    maybeLoadAdmin1();
+    addLegend();
+    addToolbar();
+    connectBridge();
+    fc.ready = true;
+    fc.initMs = performance.now() - t0;
+    post({ type: "ready", points: S.n, territories: S.territoryCount, ms: Math.round(fc.initMs) });
+    document.dispatchEvent(new Event("fieldcrm-ready"));
+  };
+
+  fc.STATUS = STATUS;
+  fc._state = S; // for tests and debugging only
+})();

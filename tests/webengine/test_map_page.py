@@ -1,0 +1,158 @@
+"""The map page in a real QtWebEngineView offscreen: pins, territories, bridge, filters, guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import shapely
+from PySide6.QtWebEngineCore import QWebEngineSettings
+
+from tests.webengine.conftest import READY_TIMEOUT_MS, sample_points
+
+pytestmark = pytest.mark.webengine
+
+N = 300
+
+
+@pytest.fixture
+def view(loaded_map: Any, qtbot: Any) -> Any:
+    qtbot.waitUntil(lambda: loaded_map.is_ready, timeout=READY_TIMEOUT_MS)
+    return loaded_map
+
+
+def test_page_is_ready_with_pins_territories_and_basemap(view: Any, run_js: Any) -> None:
+    assert run_js(view, "window.fieldcrm.ready") is True
+    stats = run_js(view, "window.fieldcrm.stats()")
+    assert stats["total"] == N
+    assert stats["visible"] == N
+    assert stats["territories"] == 2
+    assert stats["drawn"] > 0  # clusters and/or single pins on screen
+    assert "countries" in stats["basemaps"]
+    labels = run_js(view, "Array.from(document.querySelectorAll('.fc-territory-label'))"
+                          ".map(e => e.textContent).sort()")
+    assert labels == ["North Uppland", "South Uppland"]
+    legend = run_js(view, "document.getElementById('fc-legend').textContent")
+    assert "Account status" in legend and "Customer" in legend
+    assert view.page().js_errors == []
+
+
+def test_page_made_no_remote_request(view: Any) -> None:
+    assert view.blocked_requests == []
+    attr = QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls
+    assert view.page().settings().testAttribute(attr) is False
+
+
+def test_clicking_a_pin_reaches_python(view: Any, run_js: Any, qtbot: Any) -> None:
+    # Zoom right in on one account so it is drawn as its own pin, then fire Leaflet's click
+    # on that marker: the same handler chain a mouse click runs.
+    js = """(() => {
+        const S = window.fieldcrm._state, i = 42;
+        S.map.setView([S.data.lat[i], S.data.lon[i]], 18, {animate: false});
+        const m = S.pointsLayer.getLayers().find(l => l.fcIndex === i);
+        if (!m) return false;
+        m.fire('click', {latlng: m.getLatLng()}, true);  // propagates, like a DOM click
+        return true;
+    })()"""
+    with qtbot.waitSignal(view.sig_account_clicked, timeout=5000) as blocker:
+        assert run_js(view, js) is True
+    assert blocker.args == ["acc-00042"]
+
+
+def test_set_visible_hides_the_others_without_reload(view: Any, run_js: Any, qtbot: Any) -> None:
+    run_js(view, "window.fieldcrm._reloadMarker = 1")
+    keep = [f"acc-{i:05d}" for i in range(0, N, 30)]  # 10 accounts
+    view.set_visible_ids(keep + ["no-such-id"])
+    qtbot.waitUntil(lambda: run_js(view, "window.fieldcrm.stats().visible") == len(keep))
+    assert run_js(view, "window.fieldcrm.stats().total") == N
+    view.set_visible_ids(None)
+    qtbot.waitUntil(lambda: run_js(view, "window.fieldcrm.stats().visible") == N)
+    assert run_js(view, "window.fieldcrm._reloadMarker") == 1  # same page, not rebuilt
+
+
+def test_lasso_selection_matches_shapely(view: Any, run_js: Any, qtbot: Any) -> None:
+    ring = [[17.2, 59.2], [18.8, 59.5], [18.0, 60.9], [17.2, 59.2]]
+    pts = sample_points(N)
+    inside = shapely.contains_xy(shapely.Polygon(ring), list(pts.lons), list(pts.lats))
+    expected = sorted(pid for pid, ok in zip(pts.ids, inside, strict=True) if ok)
+    with qtbot.waitSignal(view.sig_selection, timeout=5000) as blocker:
+        view.call("selectInPolygon", ring)
+    assert sorted(blocker.args[0]) == expected
+    assert 0 < len(expected) < N
+    assert run_js(view, "window.fieldcrm.stats().highlighted") == len(expected)
+
+
+def test_drawn_polygon_reaches_python(view: Any, run_js: Any, qtbot: Any) -> None:
+    view.start_draw_polygon()
+    js = """(() => {
+        const S = window.fieldcrm._state;
+        const layer = L.polygon([[59.5, 17.5], [59.5, 18.5], [60.5, 18.0]]);
+        S.map.fire(L.Draw.Event.CREATED, {layer: layer, layerType: 'polygon'});
+        return S.drawMode;
+    })()"""
+    with qtbot.waitSignal(view.sig_polygon_drawn, timeout=5000) as blocker:
+        assert run_js(view, js) is None
+    geom = json.loads(blocker.args[0])
+    assert geom["type"] == "Polygon"
+    assert [17.5, 59.5] in geom["coordinates"][0]
+
+
+def test_hooks_for_colour_route_choropleth_and_circle(view: Any, run_js: Any) -> None:
+    assert run_js(view, "window.fieldcrm.setColorMode('overdue')") is True
+    assert "Days since last visit" in run_js(
+        view, "document.getElementById('fc-legend').textContent")
+    assert run_js(view, "window.fieldcrm.setColorMode('nonsense')") is False
+    line = {"type": "LineString", "coordinates": [[17.5, 59.5], [18.0, 60.0], [18.5, 60.5]]}
+    stops = [{"lat": 59.5, "lon": 17.5}, {"lat": 60.0, "lon": 18.0, "name": "B"},
+             {"lat": 60.5, "lon": 18.5, "label": "E"}]
+    assert run_js(view, f"window.fieldcrm.showRoute({json.dumps(line)}, {json.dumps(stops)})") == 3
+    assert run_js(view, "document.querySelectorAll('.fc-stop').length") == 3
+    fc = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"color": "#ff0000", "label": "X: 3"},
+         "geometry": {"type": "Polygon", "coordinates": [[[17, 59], [18, 59], [18, 60], [17, 59]]]}},
+    ]}
+    legend = {"title": "Sales", "items": [{"color": "#ff0000", "label": "> 100k"}]}
+    assert run_js(view, f"window.fieldcrm.setChoropleth({json.dumps(fc)}, {json.dumps(legend)})") == 1
+    assert run_js(view, "window.fieldcrm.showCircle(60.0, 18.0, 10, ['acc-00001'])") is True
+    assert run_js(view, "window.fieldcrm.selectAccount('acc-00007')") is True
+    assert run_js(view, "window.fieldcrm.stats().selectedId") == "acc-00007"
+    assert run_js(view, "window.fieldcrm.setColorMode('status')") is True
+    assert view.page().js_errors == []
+
+
+def test_calls_before_ready_are_queued(qtbot: Any, tmp_path: Path, run_js: Any) -> None:
+    from fieldcrm.geo.maps import build_account_map
+    from fieldcrm.ui.map_view import MapView
+
+    html = build_account_map(points=sample_points(20), out_dir=tmp_path)
+    view = MapView()
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.sig_ready, timeout=READY_TIMEOUT_MS):
+        view.load_map(html)
+        view.set_color_mode("overdue")
+    qtbot.waitUntil(lambda: run_js(view, "window.fieldcrm.stats().colorMode") == "overdue")
+
+
+def test_interceptor_blocks_and_records_remote_requests(qtbot: Any, tmp_path: Path) -> None:
+    from fieldcrm.ui.map_view import MapView
+
+    page = tmp_path / "remote.html"
+    page.write_text(
+        '<!DOCTYPE html><html><body><img src="http://example.com/x.png">'
+        "<script>fetch('https://example.org/y.json').catch(() => {});</script></body></html>",
+        encoding="utf-8",
+    )
+    view = MapView()
+    qtbot.addWidget(view)
+    # Open Chromium's own gate (as allowing a tile host does) so the interceptor is the guard.
+    view.set_remote_access(True)
+    with qtbot.waitSignal(view.page().loadFinished, timeout=READY_TIMEOUT_MS):
+        view.load_map(page)
+
+    def both_blocked() -> bool:
+        hosts = " ".join(view.blocked_requests)
+        return "http://example.com/x.png" in hosts and "example.org" in hosts
+
+    qtbot.waitUntil(both_blocked, timeout=10_000)
