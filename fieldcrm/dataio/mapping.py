@@ -64,8 +64,8 @@ def _candidate(header: str, entity: str) -> tuple[str | None, float, str]:
     key = _compact(header)
     if not key:
         return None, 0.0, ""
-    if key in table:
-        return table[key], 100.0, "exact"
+    if key in table:  # the field's own name beats a synonym ("Phone" over "Mobile")
+        return table[key], 101.0 if key == table[key].replace("_", "") else 100.0, "exact"
     words = normalise_header(header).split()
     while words and words[0] in _PREFIXES:
         words = words[1:]
