@@ -1,0 +1,1 @@
+"""Small reusable widgets: form rows with inline errors, chips, the account timeline."""
