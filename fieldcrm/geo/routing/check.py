@@ -35,14 +35,15 @@ def check_plan(
     for st in stops:
         if st.id not in accounted:
             bad.append(f"{st.id} is neither scheduled nor explained")
-    pts = [(s.start.lat, s.start.lon)] + [(v.stop.lat, v.stop.lon) for v in plan.stops]
+    todo = [v for v in plan.stops if not v.done]  # done visits are history, not re-checked
+    pts = [(s.start.lat, s.start.lon)] + [(v.stop.lat, v.stop.lon) for v in todo]
     pts.append((s.end.lat, s.end.lon))
     if any(a is None or b is None for a, b in pts):
         return [*bad, "a scheduled stop has no coordinates"]
     _, minutes = dm.matrices(np.asarray(pts, dtype=np.float64))
     breaks = sorted(plan.breaks_taken)
     t = s.start_time
-    for k, v in enumerate(plan.stops):
+    for k, v in enumerate(todo):
         dur = s.visit_duration(v.stop)
         gap_breaks = [b for b in breaks if b[0] >= t - TOL and b[1] <= v.arrival + TOL]
         need = minutes[k, k + 1] + sum(b[1] - b[0] for b in gap_breaks)
@@ -60,12 +61,12 @@ def check_plan(
         t = v.departure
     gap_breaks = [b for b in breaks if b[0] >= t - TOL]
     home = t + minutes[len(pts) - 2, len(pts) - 1] + sum(b[1] - b[0] for b in gap_breaks)
-    if plan.stops and home > s.latest_return + TOL:
+    if todo and home > s.latest_return + TOL:
         bad.append(f"back at {home:.1f}, after the latest return {s.latest_return}")
     if plan.end_time + TOL < home:
         bad.append("the plan's end time is earlier than possible")
     for b in s.breaks:
-        if plan.stops and b.earliest < plan.end_time - TOL and not any(
+        if todo and b.earliest < plan.end_time - TOL and not any(
             b.earliest - TOL <= x[0] <= b.latest + TOL and x[1] - x[0] >= b.duration - TOL
             for x in breaks
         ):

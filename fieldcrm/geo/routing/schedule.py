@@ -43,6 +43,8 @@ class Problem:
     windows: tuple[tuple[TimeWindow, ...], ...]
     breaks: tuple[Break, ...]
     start_time: float
+    mins: list[list[float]]  # ``minutes`` as plain floats, fast to index in the inner loops
+    kms: list[list[float]]
 
     @property
     def n(self) -> int:
@@ -91,7 +93,7 @@ def _take_break(p: Problem, st: State, next_done: float | None) -> tuple[float, 
 def step(p: Problem, st: State, i: int) -> tuple[State, ScheduledStop] | None:
     """Drive from ``st`` to stop ``i`` and visit it; None when that breaks a constraint."""
     node = i + 2
-    drive = p.minutes[st.pos, node]
+    drive = p.mins[st.pos][node]
     arrive = st.t + drive
     start = _visit_start(p, i, arrive)
     brk = _take_break(p, st, None if start is None else start + p.duration[i])
@@ -117,7 +119,7 @@ def step(p: Problem, st: State, i: int) -> tuple[State, ScheduledStop] | None:
 
 def finish(p: Problem, st: State) -> tuple[float, list[tuple[float, float]]] | None:
     """Drive home from ``st``; return (arrival at the end place, breaks taken first) or None."""
-    drive = p.minutes[st.pos, END]
+    drive = p.mins[st.pos][END]
     t = st.t
     taken: list[tuple[float, float]] = []
     nb = st.next_break
@@ -162,7 +164,7 @@ def first_violation(p: Problem, seq: Sequence[int]) -> int | None:
 
 def route_km(p: Problem, seq: Sequence[int]) -> float:
     nodes = [START, *(i + 2 for i in seq), END]
-    return float(sum(p.km[a, b] for a, b in zip(nodes, nodes[1:], strict=False)))
+    return float(sum(p.kms[a][b] for a, b in zip(nodes, nodes[1:], strict=False)))
 
 
 def build_plan(
@@ -180,11 +182,11 @@ def build_plan(
         if r is None:
             raise AssertionError("build_plan needs a feasible order")
         nxt, sched = r
-        depart = sched.arrival - p.minutes[st.pos, i + 2]
+        depart = sched.arrival - p.mins[st.pos][i + 2]
         if nxt.next_break > st.next_break:
             breaks.append((depart - p.breaks[st.next_break].duration, depart))
-        legs.append(Leg(names[st.pos], names[i + 2], float(p.km[st.pos, i + 2]),
-                        float(p.minutes[st.pos, i + 2]), depart, sched.arrival))
+        legs.append(Leg(names[st.pos], names[i + 2], float(p.kms[st.pos][i + 2]),
+                        float(p.mins[st.pos][i + 2]), depart, sched.arrival))
         visits.append(sched)
         st = nxt
     end = finish(p, st)
@@ -192,8 +194,8 @@ def build_plan(
         raise AssertionError("build_plan needs a feasible order")
     arrive, taken = end
     breaks.extend(taken)
-    legs.append(Leg(names[st.pos], names[END], float(p.km[st.pos, END]),
-                    float(p.minutes[st.pos, END]), arrive - p.minutes[st.pos, END], arrive))
+    legs.append(Leg(names[st.pos], names[END], float(p.kms[st.pos][END]),
+                    float(p.mins[st.pos][END]), arrive - p.mins[st.pos][END], arrive))
     return Plan(settings=s, stops=tuple(visits), legs=tuple(legs), unscheduled=tuple(unscheduled),
                 warnings=tuple(warnings), end_time=arrive, breaks_taken=tuple(breaks))
 
@@ -250,7 +252,7 @@ def build_problem(
         settings=settings, stops=tuple(kept), km=km, minutes=minutes, duration=durations,
         windows=tuple(stop_windows(s, settings, d) for s, d in zip(kept, durations, strict=True)),
         breaks=tuple(sorted(settings.breaks, key=lambda b: b.earliest)),
-        start_time=settings.start_time,
+        start_time=settings.start_time, mins=minutes.tolist(), kms=km.tolist(),
     )
     return p, rejected, warnings
 

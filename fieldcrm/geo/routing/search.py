@@ -6,6 +6,8 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from fieldcrm.errors import Cancelled
 from fieldcrm.geo.routing.schedule import (
     END,
@@ -34,13 +36,13 @@ def _score(p: Problem, seq: Sequence[int]) -> tuple[int, int, float]:
 def exact_order(p: Problem, cand: Sequence[int]) -> list[int]:
     """Best order over every subset and permutation of ``cand`` (depth-first, pruned)."""
     best: list[list[int] | tuple] = [[], _score(p, [])]
-    km = p.km
+    km = p.kms
     is_appt = [p.stops[i].appointment is not None for i in range(p.n)]
     n_appt_total = sum(1 for i in cand if is_appt[i])
 
     def dfs(st: State, seq: list[int], rest: list[int], dist: float, appts: int) -> None:
         if finish(p, st) is not None:
-            score = (appts, len(seq), -(dist + km[st.pos, END]))
+            score = (appts, len(seq), -(dist + km[st.pos][END]))
             if score > best[1]:
                 best[0], best[1] = list(seq), score
         b_appt, b_len, b_negkm = best[1]
@@ -53,7 +55,7 @@ def exact_order(p: Problem, cand: Sequence[int]) -> list[int]:
             if r is None:
                 continue
             seq.append(i)
-            dfs(r[0], seq, rest[:k] + rest[k + 1:], dist + km[st.pos, i + 2], appts + is_appt[i])
+            dfs(r[0], seq, rest[:k] + rest[k + 1:], dist + km[st.pos][i + 2], appts + is_appt[i])
             seq.pop()
 
     dfs(initial_state(p), [], list(cand), 0.0, 0)
@@ -96,7 +98,7 @@ def pyvrp_order(
     d_start = model.add_depot(locs[START])
     d_end = model.add_depot(locs[END])
     nodes = [START, END, *(i + 2 for i in cand)]
-    max_edge_m = int(1000 * max(p.km[a, b] for a in nodes for b in nodes)) + 1
+    max_edge_m = int(1000 * float(p.km[np.ix_(nodes, nodes)].max())) + 1
     pause = sum(b.duration for b in p.breaks)
     day_start = math.ceil(p.start_time * 60)
     day_end = math.floor((s.latest_return - pause) * 60)
@@ -117,8 +119,8 @@ def pyvrp_order(
     for a in nodes:
         for b in nodes:
             if a != b:
-                model.add_edge(locs[a], locs[b], int(round(1000 * p.km[a, b])),
-                               math.ceil(60 * p.minutes[a, b]))
+                model.add_edge(locs[a], locs[b], int(round(1000 * p.kms[a][b])),
+                               math.ceil(60 * p.mins[a][b]))
     stop = _Stop(seconds, cancel, progress)
     res = model.solve(stop, seed=seed, collect_stats=False, display=False)
     if stop.cancelled:
@@ -150,7 +152,7 @@ def _saving(p: Problem, seq: Sequence[int], k: int) -> float:
     prev = START if k == 0 else seq[k - 1] + 2
     nxt = END if k == len(seq) - 1 else seq[k + 1] + 2
     node = seq[k] + 2
-    return float(p.minutes[prev, node] + p.minutes[node, nxt] - p.minutes[prev, nxt])
+    return float(p.mins[prev][node] + p.mins[node][nxt] - p.mins[prev][nxt])
 
 
 def _states(p: Problem, seq: Sequence[int]) -> list[State]:
@@ -193,7 +195,7 @@ def insert_greedy(
         nodes = [START, *(j + 2 for j in seq), END]
         node = i + 2
         costs = sorted(
-            (p.km[nodes[k], node] + p.km[node, nodes[k + 1]] - p.km[nodes[k], nodes[k + 1]], k)
+            (p.kms[nodes[k]][node] + p.kms[node][nodes[k + 1]] - p.kms[nodes[k]][nodes[k + 1]], k)
             for k in range(len(nodes) - 1)
         )
         for _, k in costs:

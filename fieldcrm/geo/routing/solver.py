@@ -65,7 +65,7 @@ def plan_route(
         else:
             unscheduled.append(no_time_reason(p, i, alone=True))
     _check_cancel(should_cancel)
-    seq = _solve(p, cand, t0 + budget, progress, should_cancel)
+    seq = _solve(p, cand, t0 + 0.92 * budget, progress, should_cancel)
     chosen = set(seq)
     for i in cand:
         if i not in chosen:
@@ -85,7 +85,7 @@ def _solve(
         _report(progress, 0.1, "Trying every order")
         return exact_order(p, cand)
     remaining = deadline - time.perf_counter()
-    seq = pyvrp_order(p, cand, max(0.02, remaining * 0.85), cancel=cancel, progress=progress)
+    seq = pyvrp_order(p, cand, max(0.02, remaining * 0.8), cancel=cancel, progress=progress)
     _report(progress, 0.85, "Checking opening hours and breaks")
     seq, _ = repair(p, seq)
     _check_cancel(cancel)

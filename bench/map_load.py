@@ -1,0 +1,166 @@
+"""Benchmark: build + load a map of 100,000 accounts offscreen (target: build + ready <= 3 s).
+
+Ours: ``fieldcrm.geo.maps.build_account_map`` (columnar JSON data file, supercluster index,
+canvas pins) loaded in ``fieldcrm.ui.map_view.MapView`` until the page posts ``ready``.
+Peer, side by side: folium's ``FastMarkerCluster`` (Leaflet.markercluster fed a JS array), with
+the same vendored Leaflet/markercluster so both run offline, timed to ``loadFinished`` (its
+whole setup runs in the page's inline script, before the load event).
+Accounts: 70 % around 20 towns in Sweden, 30 % uniform; two territories.
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/map_load.py [N]``. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if hasattr(os, "geteuid") and os.geteuid() == 0:
+    os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox")
+
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from fieldcrm.geo.maps import (  # noqa: E402
+    MapPoints,
+    MapTerritory,
+    build_account_map,
+    offline_map,
+    resources_dir,
+)
+from fieldcrm.ui.map_view import MapView  # noqa: E402
+
+BBOX = (10.9, 55.3, 24.2, 69.1)
+STATUSES = ("lead", "prospect", "customer", "former")
+
+
+def make_points(n: int, seed: int = 7) -> MapPoints:
+    r = random.Random(seed)
+    towns = [(r.uniform(BBOX[1], BBOX[3]), r.uniform(BBOX[0], BBOX[2])) for _ in range(20)]
+    lats, lons = [], []
+    for i in range(n):
+        if i < n * 0.7:
+            la, lo = towns[i % 20]
+            lats.append(min(max(r.gauss(la, 0.3), BBOX[1]), BBOX[3]))
+            lons.append(min(max(r.gauss(lo, 0.3), BBOX[0]), BBOX[2]))
+        else:
+            lats.append(r.uniform(BBOX[1], BBOX[3]))
+            lons.append(r.uniform(BBOX[0], BBOX[2]))
+    return MapPoints(
+        ids=[f"acc-{i:06d}" for i in range(n)],
+        names=[f"Account {i}" for i in range(n)],
+        lats=lats, lons=lons,
+        statuses=[STATUSES[i % 4] for i in range(n)],
+        tiers=["ABC"[i % 3] for i in range(n)],
+        days_overdue=[r.choice([None, -3, 5, 40]) for _ in range(n)],
+        precise=[i % 7 != 0 for i in range(n)],
+    )
+
+
+def territories() -> list[MapTerritory]:
+    def box(w: float, s: float, e: float, n: float) -> dict:
+        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+    return [MapTerritory("north", "North", "#d62728", box(14, 62, 24, 69)),
+            MapTerritory("south", "South", "#1f77b4", box(11, 55.3, 19, 62))]
+
+
+def wait_for(signal, timeout_s: float = 60.0) -> bool:
+    loop = QEventLoop()
+    fired: list[bool] = []
+    signal.connect(lambda *a: (fired.append(True), loop.quit()))
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    loop.exec()
+    return bool(fired)
+
+
+def load(view: MapView, path: Path, signal) -> float:
+    t0 = time.perf_counter()
+    view.load_map(path)
+    if not wait_for(signal):
+        raise SystemExit(f"page {path} did not finish loading")
+    return time.perf_counter() - t0
+
+
+def build_peer(points: MapPoints, out: Path) -> Path:
+    from folium.plugins import FastMarkerCluster
+
+    web = resources_dir() / "web"
+    m = offline_map(res=resources_dir())
+    m.location = [62.0, 17.0]
+    m.options["zoom"] = 5
+    fmc = FastMarkerCluster(list(zip(points.lats, points.lons, strict=True)))
+    fmc.default_js = [("markerclusterjs",
+                       (web / "leaflet-markercluster" / "leaflet.markercluster.js").as_uri())]
+    fmc.default_css = [
+        ("markerclustercss", (web / "leaflet-markercluster" / "MarkerCluster.css").as_uri()),
+        ("markerclusterdefaultcss",
+         (web / "leaflet-markercluster" / "MarkerCluster.Default.css").as_uri()),
+    ]
+    fmc.add_to(m)
+    path = out / "peer.html"
+    m.save(str(path))
+    return path
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    app = QApplication.instance() or QApplication(sys.argv)
+    points = make_points(n)
+    view = MapView()
+    view.resize(1200, 800)
+    view.show()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        # Warm up Chromium (first page start-up is not what a user waits for on each map).
+        warm = build_account_map(points=make_points(10), out_dir=out / "warm")
+        load(view, warm, view.sig_ready)
+
+        t0 = time.perf_counter()
+        path = build_account_map(points=points, territories=territories(), out_dir=out / "ours")
+        build_s = time.perf_counter() - t0
+        ready_s = load(view, path, view.sig_ready)
+        size_mb = sum(f.stat().st_size for f in path.parent.iterdir()) / 1e6
+        stats: list = []
+        view.page().runJavaScript("JSON.stringify(window.fieldcrm.stats())", 0, stats.append)
+        while not stats:
+            app.processEvents()
+        js_init_ms: list = []
+        view.page().runJavaScript("window.fieldcrm.initMs", 0, js_init_ms.append)
+        while not js_init_ms:
+            app.processEvents()
+        ours_stats = json.loads(stats[0])
+
+        t0 = time.perf_counter()
+        peer_path = build_peer(points, out)
+        peer_build_s = time.perf_counter() - t0
+        peer_load_s = load(view, peer_path, view.page().loadFinished)
+        blocked = view.blocked_requests
+    view.close()
+    print(f"points: {n:,}  (ours drew {ours_stats['drawn']} clusters/pins, "
+          f"{ours_stats['visible']:,} indexed; page + data {size_mb:.1f} MB)")
+    print(f"{'':28s}{'build s':>10s}{'load s':>10s}{'total s':>10s}")
+    print(f"{'fieldcrm (supercluster)':28s}{build_s:10.2f}{ready_s:10.2f}{build_s + ready_s:10.2f}"
+          f"   (JS init {js_init_ms[0]:.0f} ms)")
+    print(f"{'folium FastMarkerCluster':28s}{peer_build_s:10.2f}{peer_load_s:10.2f}"
+          f"{peer_build_s + peer_load_s:10.2f}")
+    print(f"non-local requests blocked: {len(blocked)}")
+    print(json.dumps({
+        "bench": "map_load", "points": n,
+        "ours_build_s": round(build_s, 3), "ours_ready_s": round(ready_s, 3),
+        "ours_total_s": round(build_s + ready_s, 3), "ours_js_init_ms": round(js_init_ms[0]),
+        "ours_files_mb": round(size_mb, 2),
+        "peer": "folium FastMarkerCluster",
+        "peer_build_s": round(peer_build_s, 3), "peer_load_s": round(peer_load_s, 3),
+        "peer_total_s": round(peer_build_s + peer_load_s, 3),
+        "blocked_requests": len(blocked), "target_total_s": 3.0,
+    }))
+
+
+if __name__ == "__main__":
+    main()
