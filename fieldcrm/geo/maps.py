@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import numpy as np
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
@@ -62,7 +63,7 @@ OVERDUE_LEGEND: tuple[dict[str, str], ...] = (
 )
 LEGEND_TITLES = {"status": "Account status", "overdue": "Days since last visit"}
 _BASEMAP_PREFIX = "fieldcrmBasemap("
-_COORD_DIGITS = 6
+_COORD_SCALE = 100_000  # coordinates are sent as int(degrees * 1e5)
 
 
 def resources_dir() -> Path:
@@ -142,39 +143,48 @@ def _js_json(obj: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _columns(points: MapPoints) -> dict[str, list[Any]]:
-    """Validate the points and turn them into the compact columns the page reads."""
-    cols: dict[str, list[Any]] = {
-        "ids": [], "names": [], "lat": [], "lon": [], "status": [], "tier": [],
-        "overdue": [], "precise": [],
+def _columns(points: MapPoints) -> dict[str, Any]:
+    """Validate the points and turn them into the compact columns the page reads.
+
+    Coordinates travel as integers in units of 1e-5 degree (about 1 m): shorter than floats
+    and several times faster to write and parse.
+    """
+    keep = [i for i, (la, lo) in enumerate(zip(points.lats, points.lons, strict=True))
+            if la is not None and lo is not None]
+
+    def col(values: Sequence[Any]) -> list[Any]:
+        return list(values) if len(keep) == len(values) else [values[i] for i in keep]
+
+    ids = [str(v) for v in col(points.ids)]
+    lat = np.asarray(col(points.lats), dtype=np.float64)
+    lon = np.asarray(col(points.lons), dtype=np.float64)
+    bad = ~((lat >= -90.0) & (lat <= 90.0) & (lon >= -180.0) & (lon <= 180.0))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InvalidInput(
+            f"Map point {keep[k]} ({ids[k]}) is outside the world: lat={lat[k]}, lon={lon[k]}.",
+            errors={"lats": f"row {keep[k]}: lat must be -90..90 and lon -180..180"},
+        )
+    statuses = col(points.statuses)
+    try:
+        status = [STATUS_CODES[str(v)] for v in statuses]
+    except KeyError as exc:
+        k = [str(v) for v in statuses].index(exc.args[0])
+        raise InvalidInput(
+            f"Map point {keep[k]} ({ids[k]}) has an unknown status {statuses[k]!r}.",
+            errors={"statuses": f"row {keep[k]}: expected one of {', '.join(STATUS_CODES)}"},
+        ) from None
+    return {
+        "ids": ids,
+        "names": [str(v) for v in col(points.names)],
+        "scale": _COORD_SCALE,
+        "lat": np.rint(lat * _COORD_SCALE).astype(np.int64).tolist(),
+        "lon": np.rint(lon * _COORD_SCALE).astype(np.int64).tolist(),
+        "status": status,
+        "tier": [str(v) for v in col(points.tiers)],
+        "overdue": [None if v is None else int(v) for v in col(points.days_overdue)],
+        "precise": [1 if v else 0 for v in col(points.precise)],
     }
-    rows = zip(
-        points.ids, points.names, points.lats, points.lons, points.statuses, points.tiers,
-        points.days_overdue, points.precise, strict=True,
-    )
-    for k, (pid, name, lat, lon, status, tier, overdue, precise) in enumerate(rows):
-        if lat is None or lon is None:
-            continue
-        code = STATUS_CODES.get(str(status))
-        if code is None:
-            raise InvalidInput(
-                f"Map point {k} ({pid}) has an unknown status {status!r}.",
-                errors={"statuses": f"row {k}: expected one of {', '.join(STATUS_CODES)}"},
-            )
-        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-            raise InvalidInput(
-                f"Map point {k} ({pid}) is outside the world: lat={lat}, lon={lon}.",
-                errors={"lats": f"row {k}: lat must be -90..90 and lon -180..180"},
-            )
-        cols["ids"].append(str(pid))
-        cols["names"].append(str(name))
-        cols["lat"].append(round(float(lat), _COORD_DIGITS))
-        cols["lon"].append(round(float(lon), _COORD_DIGITS))
-        cols["status"].append(code)
-        cols["tier"].append(str(tier))
-        cols["overdue"].append(None if overdue is None else int(overdue))
-        cols["precise"].append(1 if precise else 0)
-    return cols
 
 
 class FieldCrmLayer(JSCSSMixin):
@@ -221,6 +231,7 @@ def offline_map(*, res: Path, tile_url: str | None = None, attribution: str = ""
     """
     m = folium.Map(location=None, tiles=None, prefer_canvas=True, control_scale=True,
                    world_copy_jump=True)
+    m.options["max_zoom"] = 19
     m.default_js = [("leaflet", (res / "web" / "leaflet" / "leaflet.js").as_uri())]
     m.default_css = [("leaflet_css", (res / "web" / "leaflet" / "leaflet.css").as_uri())]
     if tile_url:
@@ -280,8 +291,9 @@ def build_account_map(
         "admin1Url": (res / "basemap" / "admin1.js").as_uri(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / DATA_NAME, "fieldcrmMapData(" + json.dumps(
-        cols, separators=(",", ":"), ensure_ascii=False) + ");\n")
+    # JSON.parse of a string literal is much faster for V8 than an equally big object literal.
+    payload = json.dumps(cols, separators=(",", ":"), ensure_ascii=False)
+    _write_atomic(out_dir / DATA_NAME, f"fieldcrmMapData(JSON.parse({json.dumps(payload)}));\n")
     # The query string defeats any cache when the same map.html is rebuilt and reloaded.
     js, css = _asset_urls(res, f"{DATA_NAME}?v={time.time_ns()}")
     m = offline_map(res=res, tile_url=tile_url, attribution=attribution)

@@ -44,8 +44,9 @@ TERRITORY = MapTerritory(
 
 def _data(out: Path) -> dict:
     text = (out / DATA_NAME).read_text(encoding="utf-8")
-    assert text.startswith("fieldcrmMapData(") and text.rstrip().endswith(");")
-    return json.loads(text[len("fieldcrmMapData("):text.rstrip().rindex(")")])
+    head, tail = "fieldcrmMapData(JSON.parse(", "));"
+    assert text.startswith(head) and text.rstrip().endswith(tail)
+    return json.loads(json.loads(text[len(head):-len(tail) - 1]))
 
 
 @pytest.fixture
@@ -78,7 +79,8 @@ def test_points_are_written_as_columns_beside_the_html(html: str, tmp_path: Path
     assert data["status"] == [0, 1, 2, 3]
     assert data["overdue"] == [None, -1, 5, 30]
     assert data["precise"] == [1, 0, 1, 1]
-    assert data["lat"][1] == pytest.approx(59.1)
+    assert data["scale"] == 100_000
+    assert data["lat"][1] == 5_910_000 and data["lon"][3] == 1_830_000
 
 
 def test_territories_legend_and_init_are_in_the_page(html: str) -> None:
