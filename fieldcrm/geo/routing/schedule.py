@@ -78,30 +78,40 @@ def _visit_start(p: Problem, i: int, arrive: float) -> float | None:
     return None
 
 
-def _take_break(p: Problem, st: State, next_done: float | None) -> tuple[float, float] | None:
-    """Return (break start, minutes) to take now at a boundary, or None for no break now."""
-    if st.next_break >= len(p.breaks):
+def _take_break(
+    p: Problem, st: State, next_done: float | None, take: bool | None
+) -> tuple[float, float] | None:
+    """Return (break start, minutes) to take now at a boundary, or None for no break now.
+
+    ``take`` forces the decision for the next pending break; None applies the default rule:
+    take it once it is due, or earlier when the next visit would end after its latest start.
+    """
+    if st.next_break >= len(p.breaks) or take is False:
         return None
     b = p.breaks[st.next_break]
-    if st.t >= b.earliest - EPS:
-        return (st.t, b.duration)
+    if take or st.t >= b.earliest - EPS:
+        return (max(st.t, b.earliest), b.duration)
     if next_done is None or next_done > b.latest + EPS:
         return (b.earliest, b.duration)
     return None
 
 
-def step(p: Problem, st: State, i: int) -> tuple[State, ScheduledStop] | None:
-    """Drive from ``st`` to stop ``i`` and visit it; None when that breaks a constraint."""
+def step(
+    p: Problem, st: State, i: int, take: bool | None = None
+) -> tuple[State, ScheduledStop] | None:
+    """Drive from ``st`` to stop ``i`` and visit it; None when that breaks a constraint.
+
+    ``take`` True/False forces taking/deferring the next break before this drive.
+    """
     node = i + 2
     drive = p.mins[st.pos][node]
     arrive = st.t + drive
     start = _visit_start(p, i, arrive)
-    brk = _take_break(p, st, None if start is None else start + p.duration[i])
+    brk = _take_break(p, st, None if start is None else start + p.duration[i], take)
     pause = 0.0
     nb = st.next_break
     if brk is not None:
-        b = p.breaks[nb]
-        if brk[0] > b.latest + EPS:
+        if brk[0] > p.breaks[nb].latest + EPS:
             return None
         pause = brk[0] + brk[1] - st.t
         arrive = st.t + pause + drive
@@ -110,6 +120,8 @@ def step(p: Problem, st: State, i: int) -> tuple[State, ScheduledStop] | None:
     if start is None:
         return None
     depart = start + p.duration[i]
+    if nb < len(p.breaks) and depart > p.breaks[nb].latest + EPS:
+        return None  # the pending break could no longer start in time
     sched = ScheduledStop(
         stop=p.stops[i], arrival=arrive, start=start, departure=depart,
         wait=start - arrive, break_before=pause,
@@ -141,25 +153,49 @@ def initial_state(p: Problem) -> State:
     return State(t=p.start_time, pos=START, next_break=0)
 
 
-def is_feasible(p: Problem, seq: Sequence[int]) -> bool:
+def _take_at(k: int | None, m: int, st: State) -> bool | None:
+    """Break decision before the m-th visit when the first break is placed at boundary k."""
+    if k is None or st.next_break > 0:
+        return None
+    return m == k
+
+
+def _run(p: Problem, seq: Sequence[int], k: int | None) -> int | None:
+    """First failing index under break placement ``k`` (len(seq) = the return), or None."""
     st = initial_state(p)
-    for i in seq:
-        r = step(p, st, i)
+    for m, i in enumerate(seq):
+        r = step(p, st, i, _take_at(k, m, st))
         if r is None:
-            return False
+            return m
         st = r[0]
-    return finish(p, st) is not None
+    return None if finish(p, st) is not None else len(seq)
+
+
+def break_slot(p: Problem, seq: Sequence[int]) -> int | None | bool:
+    """How to place the first break so that ``seq`` is feasible.
+
+    Returns None for the default rule, a boundary index k (before the k-th visit, len(seq) =
+    before driving home), or False when no placement works.
+    """
+    if _run(p, seq, None) is None:
+        return None
+    if not p.breaks:
+        return False
+    for k in range(len(seq) + 1):
+        if _run(p, seq, k) is None:
+            return k
+    return False
+
+
+def is_feasible(p: Problem, seq: Sequence[int]) -> bool:
+    return break_slot(p, seq) is not False
 
 
 def first_violation(p: Problem, seq: Sequence[int]) -> int | None:
     """Index in ``seq`` of the first stop that cannot be made (len(seq) = the return), or None."""
-    st = initial_state(p)
-    for k, i in enumerate(seq):
-        r = step(p, st, i)
-        if r is None:
-            return k
-        st = r[0]
-    return None if finish(p, st) is not None else len(seq)
+    if is_feasible(p, seq):
+        return None
+    return _run(p, seq, None)
 
 
 def route_km(p: Problem, seq: Sequence[int]) -> float:
@@ -171,14 +207,17 @@ def build_plan(
     p: Problem, seq: Sequence[int], unscheduled: Sequence[Unscheduled], warnings: Sequence[str]
 ) -> Plan:
     """Turn a feasible order of stop indices into a Plan with legs and times."""
+    slot = break_slot(p, seq)
+    if slot is False:
+        raise AssertionError("build_plan needs a feasible order")
     st = initial_state(p)
     s = p.settings
     visits: list[ScheduledStop] = []
     legs: list[Leg] = []
     breaks: list[tuple[float, float]] = []
     names = [s.start.name, s.end.name, *(x.name for x in p.stops)]
-    for i in seq:
-        r = step(p, st, i)
+    for m, i in enumerate(seq):
+        r = step(p, st, i, _take_at(slot, m, st))
         if r is None:
             raise AssertionError("build_plan needs a feasible order")
         nxt, sched = r

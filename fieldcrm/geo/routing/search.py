@@ -14,6 +14,7 @@ from fieldcrm.geo.routing.schedule import (
     START,
     Problem,
     State,
+    break_slot,
     finish,
     first_violation,
     initial_state,
@@ -50,13 +51,16 @@ def exact_order(p: Problem, cand: Sequence[int]) -> list[int]:
             return
         if (n_appt_total, len(seq) + len(rest)) == (b_appt, b_len) and dist >= -b_negkm:
             return
+        choices = (True, False) if p.breaks and st.next_break == 0 else (None,)
         for k, i in enumerate(rest):
-            r = step(p, st, i)
-            if r is None:
-                continue
-            seq.append(i)
-            dfs(r[0], seq, rest[:k] + rest[k + 1:], dist + km[st.pos][i + 2], appts + is_appt[i])
-            seq.pop()
+            for take in choices:
+                r = step(p, st, i, take)
+                if r is None:
+                    continue
+                seq.append(i)
+                dfs(r[0], seq, rest[:k] + rest[k + 1:], dist + km[st.pos][i + 2],
+                    appts + is_appt[i])
+                seq.pop()
 
     dfs(initial_state(p), [], list(cand), 0.0, 0)
     return list(best[0])
@@ -156,9 +160,12 @@ def _saving(p: Problem, seq: Sequence[int], k: int) -> float:
 
 
 def _states(p: Problem, seq: Sequence[int]) -> list[State]:
+    slot = break_slot(p, seq)
     states = [initial_state(p)]
-    for i in seq:
-        r = step(p, states[-1], i)
+    for m, i in enumerate(seq):
+        st = states[-1]
+        take = None if slot is None or st.next_break > 0 else m == slot
+        r = step(p, st, i, take)
         assert r is not None
         states.append(r[0])
     return states
@@ -199,7 +206,7 @@ def insert_greedy(
             for k in range(len(nodes) - 1)
         )
         for _, k in costs:
-            if _fits_at(p, seq, states, k, i):
+            if _fits_at(p, seq, states, k, i) and is_feasible(p, [*seq[:k], i, *seq[k:]]):
                 seq.insert(k, i)
                 break
         else:

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 
 from fieldcrm.errors import Cancelled
 from fieldcrm.geo.distance import DistanceModel
-from fieldcrm.geo.routing.model import Place, Plan, PlanSettings, Stop, Unscheduled
+from fieldcrm.geo.routing.model import (
+    REASON_NO_TIME,
+    Place,
+    Plan,
+    PlanSettings,
+    Stop,
+    Unscheduled,
+    hhmm,
+)
 from fieldcrm.geo.routing.schedule import (
     Problem,
     build_plan,
@@ -58,6 +66,8 @@ def plan_route(
     p, unscheduled, warnings = build_problem(stops, settings, distance)
     if not stops:
         warnings.append("There are no stops to plan.")
+    if not is_feasible(p, []):
+        return _no_day(p, unscheduled, warnings)
     cand: list[int] = []
     for i in range(p.n):
         if is_feasible(p, [i]):
@@ -94,6 +104,19 @@ def _solve(
     if len(seq) <= 30:
         seq = two_opt_feasible(p, seq, deadline)
     return seq
+
+
+def _no_day(p: Problem, unscheduled: list[Unscheduled], warnings: list[str]) -> Plan:
+    """The day itself is impossible: nothing is scheduled and every stop says why."""
+    s = p.settings
+    if not warnings or "no time for visits" not in warnings[-1]:
+        warnings.append(f"Starting at {hhmm(s.start_time)}, {s.end.name} cannot be reached by "
+                        f"the latest return {hhmm(s.latest_return)}: there is no time for visits.")
+    for stop in p.stops:
+        unscheduled.append(Unscheduled(stop, REASON_NO_TIME,
+                                       f"No time left for {stop.name}: the working day is empty"))
+    return Plan(settings=s, stops=(), legs=(), unscheduled=tuple(unscheduled),
+                warnings=tuple(warnings), end_time=s.start_time)
 
 
 def _report(progress: Progress | None, fraction: float, text: str) -> None:
