@@ -72,8 +72,7 @@ def _sweep(stops: list[Stop], days: list[PlanSettings]) -> list[list[Stop]]:
                 for k in range(len(angles))]
         cut = gaps.index(max(gaps)) + 1
         order = order[cut:] + order[:cut]
-    load = [d.visit_duration(s) + DRIVE_GUESS_MIN for s, d in zip(order, days * len(order),
-                                                                    strict=False)]
+    load = [days[0].visit_duration(s) + DRIVE_GUESS_MIN for s in order]
     per_day = sum(load) / len(days)
     buckets: list[list[Stop]] = [[] for _ in days]
     acc = 0.0
@@ -126,11 +125,12 @@ def plan_week(
             target = k if k in ok else min(ok, key=lambda d: abs(d - k))
             assign[target].append(s)
     plans = _plan_days(assign, day_settings, distance, progress, should_cancel, 0.0)
+    first = [u for p in plans for u in p.unscheduled]
+    unscheduled += [u for u in first if u.reason != REASON_NO_TIME]
     plans = _offer_leftovers(plans, day_settings, distance, progress, should_cancel)
-    for p in plans:
-        unscheduled += [u for u in p.unscheduled if u.reason != REASON_NO_TIME
-                        or not _planned(plans, u.stop.id)]
-    unscheduled = _dedupe_leftovers(unscheduled, plans, day_settings)
+    later = [u for p in plans for u in p.unscheduled if u.reason == REASON_NO_TIME]
+    late = [u for u in first if u.reason == REASON_NO_TIME] + later
+    unscheduled += _dedupe_leftovers(late, plans, day_settings)
     days_out = tuple(dataclasses.replace(p, unscheduled=()) for p in plans)
     warnings = tuple(w for p in plans for w in p.warnings)
     return WeekPlan(days=days_out, unscheduled=tuple(unscheduled), warnings=warnings)
