@@ -246,3 +246,47 @@ __all__ = [
     "VisitAmendmentRecord", "SaleRecord", "OpportunityRecord", "CadenceRecord", "OutboxRecord",
     "BaseCopyRecord", "ScopeCursorRecord", "RowScopeRecord", "GeocodeCacheRecord", "SettingRecord",
 ]
+
+
+class SyncConflictRecord(Base):
+    """A same-field conflict (or an edit to a deleted row) the server ruled on: kept vs mine.
+
+    ``status`` is the server's (open, kept, applied); ``resolution`` is the rep's local answer
+    (``""``, ``accepted`` = drop my value, ``overridden`` = my value sent again as a new patch).
+    """
+
+    __tablename__ = "sync_conflict"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    field: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), default="field", nullable=False)
+    kept_json: Mapped[str] = mapped_column(Text, default="null", nullable=False)
+    mine_json: Mapped[str] = mapped_column(Text, default="null", nullable=False)
+    mutation_id: Mapped[str] = mapped_column(String(36), default="", nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
+    resolution: Mapped[str] = mapped_column(String(16), default="", nullable=False)
+    resolution_sent: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    row_version: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    created_at: Mapped[str] = mapped_column(String(40), default="", nullable=False)
+
+
+class SyncQuarantineRecord(Base):
+    """A local edit the server refused because its scope is no longer ours; kept for export."""
+
+    __tablename__ = "sync_quarantine"
+    mutation_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), nullable=False)
+    entity_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    op: Mapped[str] = mapped_column(String(16), nullable=False)
+    fields_json: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+# Indexes the sync client needs on the tables above (declared here so the classes stay as they were).
+Index("ix_row_scope_scope", RowScopeRecord.scope_id, RowScopeRecord.entity)
+Index("ix_outbox_entity", OutboxRecord.entity, OutboxRecord.entity_id, OutboxRecord.state)
+Index("ix_sync_conflict_entity", SyncConflictRecord.entity, SyncConflictRecord.entity_id)

@@ -1,0 +1,305 @@
+"""One sync cycle (push the outbox, pull every scope page by page, verify), login and keyring."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from fieldcrm.db.engine import Database
+from fieldcrm.db.models import Meta, OutboxRecord, SyncConflictRecord, SyncQuarantineRecord
+from fieldcrm.db.outbox import pending_count
+from fieldcrm.domain.ids import new_id
+from fieldcrm.errors import Cancelled, SyncError
+from fieldcrm.services import sync_apply as ap
+from fieldcrm.services.sync_wire import loads, to_mutation
+from fieldcrm.sync.client import SyncClient
+from fieldcrm.sync.protocol import (
+    MAX_PUSH_MUTATIONS,
+    Cursor,
+    Duplicate,
+    Merged,
+    MutationOutcome,
+    RejectCode,
+    Rejected,
+)
+
+KEYRING_SERVICE = "fieldcrm"
+Progress = Callable[[str, int, int], None]
+_MAX_ROUNDS = 200
+
+
+@dataclass
+class SyncSummary:
+    """What one cycle did (``as_dict`` for ``--json``)."""
+
+    pushed: int = 0
+    acked: int = 0
+    rejected: int = 0
+    quarantined: int = 0
+    conflicts: int = 0
+    pages: int = 0
+    applied: int = 0
+    removed: int = 0
+    purged: int = 0
+    resynced: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    pending: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        parts = [f"sent {self.pushed} change(s): {self.acked} accepted"]
+        if self.rejected:
+            parts.append(f"{self.rejected} refused")
+        if self.quarantined:
+            parts.append(f"{self.quarantined} quarantined (territory lost)")
+        if self.conflicts:
+            parts.append(f"{self.conflicts} conflict(s) to review")
+        parts.append(f"received {self.applied} row(s) in {self.pages} page(s)")
+        if self.removed or self.purged:
+            parts.append(f"removed {self.removed + self.purged} row(s)")
+        if self.resynced or self.mismatched:
+            parts.append(f"re-downloaded {', '.join(sorted({*self.resynced, *self.mismatched}))}")
+        parts.append(f"{self.pending} change(s) still waiting" if self.pending else "all sent")
+        return "; ".join(parts) + f" ({self.seconds:.1f} s)."
+
+
+# --- meta -----------------------------------------------------------------------------
+
+
+def get_meta(session: Session, key: str, default: str = "") -> str:
+    row = session.get(Meta, key)
+    return row.value if row is not None else default
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    session.merge(Meta(key=key, value=value))
+
+
+def device_id(db: Database) -> str:
+    """This replica's device id (made once, kept in ``meta``)."""
+    with db.session() as s:
+        value = get_meta(s, "device_id")
+        if not value:
+            value = new_id()
+            set_meta(s, "device_id", value)
+            s.commit()
+        return value
+
+
+# --- push -----------------------------------------------------------------------------
+
+
+def _next_batch(db: Database) -> list[OutboxRecord]:
+    with db.session() as s:
+        batch = list(
+            s.scalars(
+                select(OutboxRecord)
+                .where(OutboxRecord.state.in_(ap.DIRTY_STATES))
+                .order_by(OutboxRecord.client_seq)
+                .limit(MAX_PUSH_MUTATIONS)
+            )
+        )
+        for rec in batch:
+            rec.state, rec.attempts = "inflight", rec.attempts + 1
+        s.commit()
+        return batch
+
+
+def push(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None) -> None:
+    """Send the outbox in client_seq order, ≤ 100 at a time, until nothing is pending."""
+    role = _role(db, client)
+    for _ in range(_MAX_ROUNDS):
+        batch = _next_batch(db)
+        if not batch:
+            return
+        muts, local_only = [], []
+        for rec in batch:
+            m = to_mutation(rec, role=role)
+            (muts.append(m) if m is not None else local_only.append(rec.client_seq))
+        outcomes = client.push(muts).results if muts else []
+        _record(db, outcomes, local_only, summary)
+        summary.pushed += len(batch)
+        if progress:
+            progress("push", summary.pushed, summary.pushed + pending_left(db))
+
+
+def _role(db: Database, client: SyncClient) -> str:
+    tokens = client.ensure_session()
+    with db.session() as s:
+        set_meta(s, "user_id", tokens.user_id)
+        set_meta(s, "role", tokens.role)
+        s.commit()
+    return tokens.role
+
+
+def pending_left(db: Database) -> int:
+    with db.session() as s:
+        return pending_count(s)
+
+
+def _record(
+    db: Database, outcomes: list[MutationOutcome], local_only: list[int], summary: SyncSummary
+) -> None:
+    """Mark each entry by its result, keep conflicts and quarantined payloads, rebuild rows."""
+    with ap.replica_session(db) as s:
+        s.execute(
+            update(OutboxRecord).where(OutboxRecord.client_seq.in_(local_only)).values(state="acked")
+        )
+        summary.acked += len(local_only)
+        touched: set[tuple[str, str]] = set()
+        for out in outcomes:
+            rec = s.get(OutboxRecord, out.client_seq)
+            if rec is None or rec.mutation_id != out.mutation_id:
+                continue
+            result = out.result
+            if isinstance(result, Duplicate):
+                result = _original(result)
+            _mark(s, rec, result, summary)
+            touched.add((rec.entity, rec.entity_id))
+        s.flush()
+        for entity, entity_id in touched:
+            ap.rebuild_row(s, entity, entity_id)
+
+
+def _original(dup: Duplicate) -> Any:
+    from pydantic import TypeAdapter
+
+    from fieldcrm.sync.protocol import MutationResult
+
+    try:
+        return TypeAdapter(MutationResult).validate_python(dup.original_result)
+    except ValueError:
+        return dup
+
+
+def _mark(s: Session, rec: OutboxRecord, result: Any, summary: SyncSummary) -> None:
+    if not isinstance(result, Rejected):
+        rec.state, rec.last_error = "acked", ""
+        summary.acked += 1
+        if isinstance(result, Merged):
+            for c in result.conflicts:
+                summary.conflicts += 1
+                _keep_conflict(s, rec, c.conflict_id, c.field, c.kept_value, c.rejected_value)
+        return
+    rec.last_error = f"{result.code}: {result.message}"
+    if result.code == RejectCode.FORBIDDEN_SCOPE:
+        rec.state = "quarantined"
+        summary.quarantined += 1
+        s.merge(SyncQuarantineRecord(mutation_id=rec.mutation_id, entity=rec.entity,
+                                     entity_id=rec.entity_id, op=rec.op,
+                                     fields_json=rec.fields_json, reason=result.message))
+    else:
+        rec.state = "rejected"
+        summary.rejected += 1
+        if result.code == RejectCode.GONE:
+            _keep_conflict(s, rec, f"gone:{rec.mutation_id}", "*", None, loads(rec.fields_json),
+                           kind="gone")
+
+
+def _keep_conflict(
+    s: Session, rec: OutboxRecord, cid: str, fld: str, kept: Any, mine: Any, kind: str = "field"
+) -> None:
+    if s.get(SyncConflictRecord, cid) is not None:
+        return
+    s.add(SyncConflictRecord(
+        id=cid, entity=rec.entity, entity_id=rec.entity_id, field=fld, kind=kind,
+        kept_json=json.dumps(kept, default=str), mine_json=json.dumps(mine, default=str),
+        mutation_id=rec.mutation_id, status="open",
+    ))
+
+
+# --- pull and verify ------------------------------------------------------------------
+
+
+def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None,
+         limit: int = 500) -> None:
+    """Pull every scope page by page; each page and its cursors commit in one transaction."""
+    for _ in range(100_000):
+        with db.session() as s:
+            cursors = {k: Cursor(epoch=e, version=v) for k, (e, v) in ap.scope_cursors(s).items()}
+        page = client.pull(cursors, limit=limit)
+        with ap.replica_session(db) as s:
+            res = ap.apply_page(s, page)
+        summary.pages += 1
+        summary.applied += res.applied
+        summary.removed += res.removed
+        summary.purged += res.purged
+        summary.resynced += res.resynced
+        summary.revoked += res.revoked
+        if progress:
+            progress("pull", summary.pages, 0)
+        if not page.has_more and not res.resynced:
+            break
+    with ap.replica_session(db) as s:
+        summary.purged += ap.purge_orphans(s)
+
+
+def verify(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None,
+           limit: int = 500) -> None:
+    """Compare digests; resync only the scopes that differ; pull again when behind."""
+    for _ in range(3):
+        with db.session() as s:
+            digests = ap.local_digests(s)
+        if not digests:
+            return
+        answer = client.verify(digests)
+        if answer.mismatched:
+            summary.mismatched += answer.mismatched
+            with ap.replica_session(db) as s:
+                for scope in answer.mismatched:
+                    summary.purged += ap.reset_scope(s, scope)
+        if not (answer.mismatched or answer.behind or answer.revoked):
+            return
+        pull(db, client, summary, progress, limit)
+
+
+def sync_once(
+    *,
+    db: Database,
+    client: SyncClient,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    pull_limit: int = 500,
+) -> SyncSummary:
+    """Run one cycle: push, pull, verify. The outbox is kept whatever fails.
+
+    Raises
+    ------
+    SyncError
+        ``offline``, ``auth``, ``protocol``, ``busy`` or ``server``; what was done so far stays.
+    Cancelled
+        ``cancelled()`` turned true; stops between requests.
+    """
+    started = time.monotonic()
+    if cancelled is not None:
+        client.cancelled = cancelled
+    summary = SyncSummary()
+    push(db, client, summary, progress)
+    pull(db, client, summary, progress, pull_limit)
+    verify(db, client, summary, progress, pull_limit)
+    _send_resolutions(db, client)
+    summary.pending = pending_left(db)
+    summary.seconds = round(time.monotonic() - started, 3)
+    with db.session() as s:
+        set_meta(s, "last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        s.commit()
+    return summary
+
+
+def _send_resolutions(db: Database, client: SyncClient) -> None:
+    from fieldcrm.services.sync_conflicts import send_resolutions
+
+    send_resolutions(db, client)
+
+
+__all__ = ["SyncSummary", "sync_once", "device_id", "Cancelled", "SyncError"]

@@ -1,0 +1,298 @@
+"""Apply pulled pages to the local replica: upserts with rebase, removes, purges, digests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from fieldcrm.db.engine import Database
+from fieldcrm.db.models import (
+    BaseCopyRecord,
+    OutboxRecord,
+    RowScopeRecord,
+    ScopeCursorRecord,
+    SyncConflictRecord,
+)
+from fieldcrm.services.sync_wire import MODELS, loads, local_values, overlay_values
+from fieldcrm.sync.protocol import Change, ChangeOp, PullResponse, ScopeDigest, ScopeState
+from fieldcrm.sync.protocol import scope_digest as _digest
+
+DIRTY_STATES = ("pending", "inflight")
+_ORDER = {name: i for i, name in enumerate([*MODELS, "conflict"])}
+
+
+@contextmanager
+def replica_session(db: Database) -> Iterator[Session]:
+    """A session for applying server data: foreign keys off (a replica mirrors the server,
+    where a visit may outlive its account locally), one transaction, committed on success."""
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()  # end SQLAlchemy's autobegun block so the session owns its transaction
+        try:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                yield session
+                session.commit()
+        finally:
+            conn.rollback()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
+
+
+@dataclass
+class PageResult:
+    applied: int = 0
+    skipped: int = 0
+    removed: int = 0
+    purged: int = 0
+    resynced: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+
+
+def dirty_keys(session: Session) -> set[tuple[str, str]]:
+    """(entity, id) of every row with a local change the server has not ruled on."""
+    rows = session.execute(
+        select(OutboxRecord.entity, OutboxRecord.entity_id).where(
+            OutboxRecord.state.in_(DIRTY_STATES)
+        )
+    )
+    keys = {(e, i) for e, i in rows}
+    return keys | {("visit", loads(f).get("visit_id", "")) for f in _amend_fields(session)}
+
+
+def _amend_fields(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(OutboxRecord.fields_json).where(
+                OutboxRecord.state.in_(DIRTY_STATES), OutboxRecord.entity == "visit_amendment"
+            )
+        )
+    )
+
+
+def _pending(session: Session, entity: str, entity_id: str) -> list[OutboxRecord]:
+    return list(
+        session.scalars(
+            select(OutboxRecord)
+            .where(
+                OutboxRecord.entity == entity,
+                OutboxRecord.entity_id == entity_id,
+                OutboxRecord.state.in_(DIRTY_STATES),
+            )
+            .order_by(OutboxRecord.client_seq)
+        )
+    )
+
+
+def rebuild_row(session: Session, entity: str, entity_id: str) -> None:
+    """local = base + amendments (visits) + pending outbox patches (SYNC.md client display)."""
+    copy = session.get(BaseCopyRecord, (entity, entity_id))
+    model = MODELS.get(entity)
+    if copy is None or model is None:
+        return
+    values, extra = local_values(entity, loads(copy.data_json))
+    values["row_version"] = copy.row_version
+    values["extra_json"] = json.dumps(extra, sort_keys=True)
+    if entity == "visit":
+        values.update(_amendments(session, entity_id))
+    for rec in _pending(session, entity, entity_id):
+        if rec.op == "delete":
+            values["deleted"] = True
+        else:
+            values.update(overlay_values(entity, loads(rec.fields_json)))
+    row = session.get(model, entity_id)
+    if row is None:
+        session.add(model(id=entity_id, **values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+
+
+def _amendments(session: Session, visit_id: str) -> dict[str, Any]:
+    from fieldcrm.db.models import VisitAmendmentRecord as Amend
+
+    out: dict[str, Any] = {}
+    for fields_json in session.scalars(
+        select(Amend.fields_json).where(Amend.visit_id == visit_id).order_by(Amend.id)
+    ):
+        changes = loads(fields_json)
+        out.update(overlay_values("visit", changes.get("changes", changes)))
+    return out
+
+
+def _apply_upsert(session: Session, ch: Change, res: PageResult) -> None:
+    data = ch.data or {}
+    incoming = int(data.get("row_version") or 0)
+    session.merge(RowScopeRecord(entity=ch.entity, entity_id=ch.id, scope_id=ch.scope))
+    if ch.entity == "conflict":
+        _apply_conflict(session, ch.id, data)
+        res.applied += 1
+        return
+    model = MODELS[ch.entity]
+    row = session.get(model, ch.id)
+    copy = session.get(BaseCopyRecord, (ch.entity, ch.id))
+    have = copy.row_version if copy is not None else -1
+    if row is not None and incoming <= have:
+        res.skipped += 1
+        return
+    session.merge(BaseCopyRecord(entity=ch.entity, entity_id=ch.id, row_version=incoming,
+                                 data_json=json.dumps(data, sort_keys=True, default=str)))
+    session.flush()
+    rebuild_row(session, ch.entity, ch.id)
+    if ch.entity == "visit_amendment" and data.get("visit_id"):
+        rebuild_row(session, "visit", str(data["visit_id"]))
+    res.applied += 1
+
+
+def _apply_conflict(session: Session, conflict_id: str, data: dict[str, Any]) -> None:
+    row = session.get(SyncConflictRecord, conflict_id) or SyncConflictRecord(id=conflict_id)
+    row.entity, row.entity_id = str(data.get("entity", "")), str(data.get("entity_id", ""))
+    row.field, row.kind = str(data.get("field", "")), str(data.get("kind", "field"))
+    row.kept_json = json.dumps(data.get("kept_value"), sort_keys=True, default=str)
+    row.mine_json = json.dumps(data.get("rejected_value"), sort_keys=True, default=str)
+    row.mutation_id = str(data.get("rejected_mutation_id", ""))
+    row.status = str(data.get("status", "open"))
+    row.row_version = int(data.get("row_version") or 0)
+    row.created_at = str(data.get("created_at") or "")
+    row.deleted = False
+    session.merge(row)
+
+
+def _drop_row(session: Session, entity: str, entity_id: str) -> None:
+    if entity == "conflict":
+        session.execute(delete(SyncConflictRecord).where(SyncConflictRecord.id == entity_id))
+        return
+    model = MODELS[entity]
+    session.execute(delete(model).where(model.id == entity_id))
+    session.execute(
+        delete(BaseCopyRecord).where(
+            BaseCopyRecord.entity == entity, BaseCopyRecord.entity_id == entity_id
+        )
+    )
+
+
+def _held_elsewhere(session: Session, entity: str, entity_id: str) -> bool:
+    return session.scalar(
+        select(RowScopeRecord.scope_id).where(
+            RowScopeRecord.entity == entity, RowScopeRecord.entity_id == entity_id
+        ).limit(1)
+    ) is not None
+
+
+def _apply_gone(session: Session, ch: Change, dirty: set[tuple[str, str]], res: PageResult) -> None:
+    """``remove`` (left this scope) or ``delete`` (tombstone): drop the row unless another
+    scope still holds it (remove) or it has a pending local change."""
+    session.execute(
+        delete(RowScopeRecord).where(
+            RowScopeRecord.entity == ch.entity,
+            RowScopeRecord.entity_id == ch.id,
+            RowScopeRecord.scope_id == ch.scope,
+        )
+    )
+    if ch.op == ChangeOp.REMOVE and _held_elsewhere(session, ch.entity, ch.id):
+        return
+    if (ch.entity, ch.id) in dirty:
+        if ch.op == ChangeOp.DELETE and ch.entity in MODELS:
+            row = session.get(MODELS[ch.entity], ch.id)
+            if row is not None:
+                row.deleted = True
+        return
+    _drop_row(session, ch.entity, ch.id)
+    res.removed += 1
+
+
+def purge_scope(session: Session, scope: str, dirty: set[tuple[str, str]]) -> int:
+    """Forget a scope: drop its non-dirty rows that no other scope holds; keep the outbox."""
+    held = list(
+        session.execute(
+            select(RowScopeRecord.entity, RowScopeRecord.entity_id).where(
+                RowScopeRecord.scope_id == scope
+            )
+        )
+    )
+    session.execute(delete(RowScopeRecord).where(RowScopeRecord.scope_id == scope))
+    dropped = 0
+    for entity, entity_id in held:
+        if (entity, entity_id) in dirty or _held_elsewhere(session, entity, entity_id):
+            continue
+        _drop_row(session, entity, entity_id)
+        dropped += 1
+    return dropped
+
+
+def purge_orphans(session: Session) -> int:
+    """After a complete pull: drop non-dirty synced rows that no scope holds (ghosts of a
+    lost territory, creates the server refused)."""
+    dirty = dirty_keys(session)
+    dropped = 0
+    for entity, model in MODELS.items():
+        held = select(RowScopeRecord.entity_id).where(RowScopeRecord.entity == entity)
+        for entity_id in list(session.scalars(select(model.id).where(model.id.not_in(held)))):
+            if (entity, entity_id) not in dirty:
+                _drop_row(session, entity, entity_id)
+                dropped += 1
+    return dropped
+
+
+def apply_page(session: Session, page: PullResponse) -> PageResult:
+    """Apply one pull page and advance its cursors; the caller commits it as one transaction."""
+    res = PageResult()
+    dirty = dirty_keys(session)
+    for info in page.scopes:
+        if info.state in (ScopeState.RESYNC, ScopeState.REVOKED):
+            res.purged += purge_scope(session, info.id, dirty)
+            (res.resynced if info.state == ScopeState.RESYNC else res.revoked).append(info.id)
+        if info.state == ScopeState.REVOKED:
+            session.execute(delete(ScopeCursorRecord).where(ScopeCursorRecord.scope_id == info.id))
+    ordered = sorted(page.changes, key=lambda c: (c.op == ChangeOp.UPSERT, _ORDER[c.entity]))
+    for ch in ordered:
+        if ch.op == ChangeOp.UPSERT:
+            _apply_upsert(session, ch, res)
+        else:
+            _apply_gone(session, ch, dirty, res)
+    for scope, cur in page.next_cursors.items():
+        session.merge(ScopeCursorRecord(scope_id=scope, epoch=cur.epoch, version=cur.version))
+    return res
+
+
+def reset_scope(session: Session, scope: str) -> int:
+    """Resync one scope from version 0 (verify found a mismatch)."""
+    dropped = purge_scope(session, scope, dirty_keys(session))
+    cur = session.get(ScopeCursorRecord, scope)
+    if cur is not None:
+        cur.version = 0
+    return dropped
+
+
+def local_digests(session: Session) -> dict[str, ScopeDigest]:
+    """(count, digest) of the live rows each scope holds locally, at its cursor's version."""
+    out: dict[str, ScopeDigest] = {}
+    for cur in session.scalars(select(ScopeCursorRecord)):
+        items: list[tuple[str, str, int]] = []
+        for entity, model in [*MODELS.items(), ("conflict", SyncConflictRecord)]:
+            rows = session.execute(
+                select(model.id, model.row_version)
+                .join(RowScopeRecord, RowScopeRecord.entity_id == model.id)
+                .where(
+                    RowScopeRecord.scope_id == cur.scope_id,
+                    RowScopeRecord.entity == entity,
+                    model.deleted.is_(False),
+                )
+            )
+            items.extend((entity, entity_id, int(rv)) for entity_id, rv in rows)
+        count, digest = _digest(items)
+        out[cur.scope_id] = ScopeDigest(version=cur.version, count=count, digest=digest)
+    return out
+
+
+def scope_cursors(session: Session) -> dict[str, tuple[int, int]]:
+    return {c.scope_id: (c.epoch, c.version) for c in session.scalars(select(ScopeCursorRecord))}
+
+
+def wal_checkpoint(session: Session) -> None:
+    session.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))

@@ -1,0 +1,291 @@
+"""Blocking HTTP client of the sync protocol: tokens, retries, Retry-After, typed errors."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from fieldcrm.errors import Cancelled, SyncError
+from fieldcrm.sync.protocol import (
+    HEADER_PROTOCOL,
+    HEADER_SCHEMA,
+    PROTOCOL_VERSION,
+    SCHEMA_VERSION,
+    ConflictOut,
+    Cursor,
+    DeviceOut,
+    DeviceRegisterRequest,
+    Mutation,
+    PullRequest,
+    PullResponse,
+    PushRequest,
+    PushResponse,
+    RefreshRequest,
+    ResolveRequest,
+    ScopeDigest,
+    TokenRequest,
+    TokenResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+
+WRONG_LOGIN = "Wrong user name or password."
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@dataclass
+class Tokens:
+    """The current token pair; ``expires_at`` is on the client's (injected) monotonic clock."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: float
+    user_id: str
+    role: str
+    device_id: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter (SYNC.md: 1 s up to 5 min), honouring Retry-After."""
+
+    attempts: int = 4
+    base_s: float = 1.0
+    cap_s: float = 300.0
+    max_wait_s: float = 300.0
+
+    def delay(self, attempt: int, rng: random.Random, hint: float | None = None) -> float:
+        jitter = rng.uniform(0, min(self.cap_s, self.base_s * 2**attempt))
+        return min(self.max_wait_s, max(hint or 0.0, jitter))
+
+
+def retry_hint(response: httpx.Response) -> float | None:
+    """Seconds asked by ``Retry-After`` (seconds form) or ``Backoff``; None when absent."""
+    for name in ("Retry-After", "Backoff"):
+        raw = response.headers.get(name, "").strip()
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            continue
+    return None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail or body)[:500]
+
+
+class SyncClient:
+    """Talks to ``fieldcrm-server`` over an injected ``httpx.Client``; one call at a time.
+
+    ``cancelled`` is checked before every request and while waiting, so a UI "Cancel" stops
+    the cycle between requests. ``on_tokens`` is called with every new token pair (refresh
+    tokens rotate on each use, so the caller must store each new one). ``timeout`` overrides
+    the ``httpx.Client``'s own timeouts (``services.sync_login.make_client`` sets them).
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str = "",
+        *,
+        timeout: float | None = None,
+        protocol: int = PROTOCOL_VERSION,
+        schema: int = SCHEMA_VERSION,
+        retry: RetryPolicy | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        on_tokens: Callable[[TokenResponse], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.protocol, self.schema = protocol, schema
+        self.retry = retry or RetryPolicy()
+        self.cancelled = cancelled or (lambda: False)
+        self.on_tokens = on_tokens
+        self._sleep, self._clock = sleep, clock
+        self._rng = random.Random(seed)
+        self.tokens: Tokens | None = None
+        self.refresh_token: str | None = None
+        self.requests = 0
+
+    # --- auth -------------------------------------------------------------------------
+
+    def login(
+        self, username: str, password: str, *, device_id: str | None = None, device_name: str = ""
+    ) -> TokenResponse:
+        """Log in with a password (binds ``device_id``).
+
+        Raises
+        ------
+        SyncError
+            kind ``auth`` for a wrong user name or password, ``offline``, ``busy``...
+        """
+        body = TokenRequest(
+            username=username, password=password, device_id=device_id, device_name=device_name
+        )
+        return self._take(self._call("POST", "/v1/auth/token", body, TokenResponse, auth=False,
+                                     login=True))
+
+    def refresh(self) -> TokenResponse:
+        """Trade the refresh token for a new pair (the old one stops working).
+
+        Raises
+        ------
+        SyncError
+            kind ``auth`` when there is no refresh token or the server refused it.
+        """
+        token = self.tokens.refresh_token if self.tokens else self.refresh_token
+        if not token:
+            raise SyncError("Not logged in to the sync server; log in first.", kind="auth")
+        body = RefreshRequest(refresh_token=token)
+        return self._take(self._call("POST", "/v1/auth/refresh", body, TokenResponse, auth=False))
+
+    def _take(self, pair: TokenResponse) -> TokenResponse:
+        self.tokens = Tokens(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_at=self._clock() + pair.expires_in,
+            user_id=pair.user_id,
+            role=pair.role,
+            device_id=pair.device_id,
+        )
+        self.refresh_token = pair.refresh_token
+        if self.on_tokens is not None:
+            self.on_tokens(pair)
+        return pair
+
+    def ensure_session(self) -> Tokens:
+        """Return live tokens, refreshing when there are none yet or they are about to expire."""
+        if self.tokens is None or self.tokens.expires_at - self._clock() < 2.0:
+            self.refresh()
+        assert self.tokens is not None
+        return self.tokens
+
+    # --- sync -------------------------------------------------------------------------
+
+    def push(self, mutations: list[Mutation]) -> PushResponse:
+        """Send one batch (≤ 100); a result per mutation, in client_seq order."""
+        device = self.ensure_session().device_id
+        body = PushRequest(device_id=device, schema_version=self.schema, mutations=mutations)
+        return self._call("POST", "/v1/sync/push", body, PushResponse)
+
+    def pull(self, cursors: dict[str, Cursor], limit: int = 500) -> PullResponse:
+        """One pull page after ``cursors``."""
+        return self._call("POST", "/v1/sync/pull", PullRequest(cursors=cursors, limit=limit),
+                          PullResponse)
+
+    def verify(self, scopes: dict[str, ScopeDigest]) -> VerifyResponse:
+        """Compare per-scope digests; the answer lists the scopes to resync."""
+        return self._call("POST", "/v1/sync/verify", VerifyRequest(scopes=scopes), VerifyResponse)
+
+    def register_device(self, device_id: str, name: str = "") -> DeviceOut:
+        """Register (or rename) another device of the logged-in user."""
+        body = DeviceRegisterRequest(device_id=device_id, name=name)
+        return self._call("POST", "/v1/devices/register", body, DeviceOut)
+
+    def resolve_conflict(self, conflict_id: str, action: str) -> ConflictOut:
+        """Tell the server how a conflict was settled (``keep`` or, for managers, ``apply``)."""
+        return self._call("POST", f"/v1/conflicts/{conflict_id}/resolve",
+                          ResolveRequest(action=action), ConflictOut)  # type: ignore[arg-type]
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _headers(self, auth: bool) -> dict[str, str]:
+        headers = {HEADER_PROTOCOL: str(self.protocol), HEADER_SCHEMA: str(self.schema)}
+        if auth:
+            headers["Authorization"] = f"Bearer {self.ensure_session().access_token}"
+        return headers
+
+    def _wait(self, seconds: float) -> None:
+        end = self._clock() + seconds
+        while True:
+            if self.cancelled():
+                raise Cancelled("sync cancelled")
+            left = end - self._clock()
+            if left <= 0:
+                return
+            self._sleep(min(left, 0.2))
+
+    def _call(
+        self, method: str, path: str, body: BaseModel, out: type[_M], *, auth: bool = True,
+        login: bool = False,
+    ) -> _M:
+        refreshed = False
+        payload = body.model_dump(mode="json")
+        for attempt in range(self.retry.attempts + 1):
+            if self.cancelled():
+                raise Cancelled("sync cancelled")
+            last = attempt == self.retry.attempts
+            try:
+                self.requests += 1
+                extra = {} if self.timeout is None else {"timeout": self.timeout}
+                response = self.http.request(method, self.base_url + path, json=payload,
+                                             headers=self._headers(auth), **extra)
+            except httpx.TransportError as exc:
+                if last:
+                    raise SyncError(
+                        f"Cannot reach the sync server ({type(exc).__name__}); working offline.",
+                        kind="offline",
+                    ) from None
+                self._wait(self.retry.delay(attempt, self._rng))
+                continue
+            code = response.status_code
+            if code == 401 and auth and not refreshed and "expired" in _detail(response):
+                self.refresh()
+                refreshed = True
+                continue
+            if code in (429, 503) or code >= 500:
+                if last:
+                    raise SyncError(f"The sync server is busy: {_detail(response)}", kind="busy")
+                self._wait(self.retry.delay(attempt, self._rng, retry_hint(response)))
+                continue
+            if code >= 400:
+                raise _error(code, response, login=login)
+            try:
+                return out.model_validate(response.json())
+            except (ValidationError, ValueError) as exc:
+                raise SyncError(f"The sync server sent an unreadable answer: {exc}",
+                                kind="server") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:
+    detail = _detail(response)
+    if code == 401:
+        if login:
+            return SyncError(WRONG_LOGIN, kind="auth")
+        if "revoked" in detail:
+            return SyncError(
+                "This laptop was revoked by an administrator; your unsynced changes are kept.",
+                kind="auth",
+            )
+        return SyncError(f"Your sync login is no longer valid ({detail}); log in again.",
+                         kind="auth")
+    if code == 426:
+        return SyncError(
+            f"The sync server does not support this version of fieldcrm ({detail}). Update "
+            "fieldcrm; your changes are kept and will sync after the update.",
+            kind="protocol",
+        )
+    if code == 403:
+        return SyncError(f"The sync server refused: {detail}", kind="forbidden")
+    return SyncError(f"The sync server refused the request ({code}): {detail}", kind="server")
+
+
+def status_of(exc: SyncError) -> dict[str, Any]:
+    """A JSON-friendly view of a sync error."""
+    return {"kind": exc.kind, "message": str(exc)}
