@@ -30,6 +30,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("fieldcrm-timing-equaliser")
 
 
+def configure_hasher(*, time_cost: int, memory_cost_kib: int) -> None:
+    """Change the argon2 cost for new hashes (tests use a cheap one; old hashes still verify)."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=1)
+    _DUMMY_HASH = _hasher.hash("fieldcrm-timing-equaliser")
+
+
 class AuthFailed(Exception):
     """401 with a plain message safe to show (never says which part was wrong)."""
 

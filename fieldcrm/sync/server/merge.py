@@ -117,10 +117,10 @@ def create_row(tx: Tx) -> Finish:
         authorize(tx.actor, account_scopes(account), f"account {account.id}")
         if account.deleted:
             raise Reject(RejectCode.GONE, f"account {account.id} was deleted", keep="conflict")
+    row.created_by = tx.actor.user_id
     scopes = row_scopes(s, m.entity, row)
     row.row_version = 1
     row.field_versions = {f: 1 for f in fields}
-    row.created_by = tx.actor.user_id
     row.created_at = row.updated_at = tx.index.now
     s.add(row)
     tx.index.stage(scopes, m.entity, m.entity_id, ChangeOp.UPSERT, 1)

@@ -1,0 +1,155 @@
+"""Push, pull and verify round trips; idempotent duplicates; bad requests never half-write."""
+
+from __future__ import annotations
+
+from fieldcrm.domain.ids import new_id
+from fieldcrm.sync.protocol import scope_digest
+
+
+def _setup(srv):
+    srv.add_user("ann")
+    t = srv.territory("North")
+    srv.assign(t, "ann")
+    return t, srv.login("ann")
+
+
+def _count(srv, table: str) -> int:
+    from sqlalchemy import text
+
+    with srv.db.read() as s:
+        return int(s.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def test_round_trip_create_patch_visit_and_verify(srv):
+    t, ann = _setup(srv)
+    acc, contact, visit = new_id(), new_id(), new_id()
+    results = ann.push(
+        ann.mutation("account", acc, "create", {"name": "Acme", "lat": 59.5, "lon": 18.0, "tier": "A"}),
+        ann.mutation("contact", contact, "create", {"account_id": acc, "name": "Eva"}),
+        ann.mutation("visit", visit, "append", {"account_id": acc, "status": "completed",
+                                                "checked_in_at": "2026-05-04T10:00:00+02:00"}),
+        ann.mutation("account", acc, "patch", {"notes": "likes coffee"}, base_version=1),
+    )
+    assert [r["status"] for r in results] == ["applied"] * 4
+    assert results[2]["review"] == "accepted"
+    versions = [r["version"] for r in results]
+    assert versions == sorted(versions)
+    changes = ann.pull_all()
+    scope = f"territory:{t}"
+    mine = {(c["entity"], c["id"]): c for c in changes if c["scope"] == scope}
+    account = mine[("account", acc)]["data"]
+    assert account["name"] == "Acme" and account["notes"] == "likes coffee"
+    assert account["territory_id"] == t and account["needs_assignment"] is False
+    assert account["last_visit_at"] == "2026-05-04T08:00:00.000000+00:00"
+    assert mine[("contact", contact)]["data"]["account_id"] == acc
+    assert mine[("visit", visit)]["data"]["review"] == "accepted"
+    assert any(c["scope"] == f"user:{ann.user_id}" and c["id"] == visit for c in changes)
+    # Verify: the digest over (entity, id, row_version) of what we hold matches.
+    for s in (scope, f"user:{ann.user_id}"):
+        rows = {(c["entity"], c["id"]): c["data"]["row_version"] for c in changes
+                if c["scope"] == s and c["op"] == "upsert"}
+        count, digest = scope_digest([(e, i, v) for (e, i), v in rows.items()])
+        body = {"scopes": {s: {"version": ann.cursors[s]["version"], "count": count, "digest": digest}}}
+        r = srv.client.post("/v1/sync/verify", json=body, headers=ann.headers).json()
+        assert r == {"mismatched": [], "behind": [], "revoked": []}
+    bad = {"scopes": {scope: {"version": ann.cursors[scope]["version"], "count": 1, "digest": 5}}}
+    r = srv.client.post("/v1/sync/verify", json=bad, headers=ann.headers).json()
+    assert r["mismatched"] == [scope]
+    stale = {"scopes": {scope: {"version": 1, "count": 0, "digest": 0}}}
+    assert srv.client.post("/v1/sync/verify", json=stale, headers=ann.headers).json()["behind"] == [scope]
+
+
+def test_duplicate_pushes_apply_once(srv):
+    _t, ann = _setup(srv)
+    acc = new_id()
+    batch = [ann.mutation("account", acc, "create", {"name": "Acme"}),
+             ann.mutation("visit", new_id(), "append", {"account_id": acc, "status": "completed",
+                                                        "checked_in_at": "2026-05-04T10:00:00Z"}),
+             ann.mutation("account", acc, "patch", {"tags": {"add": ["vip"], "remove": []}},
+                          base_version=1)]
+    first = ann.push(*batch)
+    for _ in range(3):
+        again = ann.push(*batch)
+        assert [r["status"] for r in again] == ["duplicate"] * 3
+        assert [r["original_result"] for r in again] == first
+    assert _count(srv, "visit") == 1 and _count(srv, "applied_mutation") == 3
+    # Same visit id under a new mutation id (a client bug) still gives one visit.
+    ann.push(ann.mutation("visit", batch[1]["entity_id"], "append",
+                          {"account_id": acc, "status": "completed"}))
+    assert _count(srv, "visit") == 1
+
+
+def test_pull_pages_end_on_transaction_boundaries(srv):
+    _t, ann = _setup(srv)
+    accounts = [new_id() for _ in range(7)]
+    ann.push(*[ann.mutation("account", a, "create", {"name": f"A{n}"}) for n, a in enumerate(accounts)])
+    seen, pages = [], 0
+    while True:
+        page = ann.pull_once(limit=3)
+        pages += 1
+        for scope in {c["scope"] for c in page["changes"]}:
+            versions = [c["version"] for c in page["changes"] if c["scope"] == scope]
+            assert versions == sorted(versions)
+        seen += [c["id"] for c in page["changes"] if c["entity"] == "account"]
+        ann.cursors = page["next_cursors"]
+        if not page["has_more"]:
+            break
+    assert sorted(seen) == sorted(accounts) and pages >= 3
+    assert ann.pull_once()["changes"] == []
+
+
+def test_tombstones_skipped_from_zero_but_sent_to_followers(srv):
+    srv.add_user("boss", role="manager")
+    t, ann = _setup(srv)
+    boss = srv.login("boss")
+    acc = new_id()
+    ann.push(ann.mutation("account", acc, "create", {"name": "Gone soon"}))
+    ann.pull_all()
+    assert boss.push(boss.mutation("account", acc, "delete"))[0]["status"] == "applied"
+    follow = ann.pull_all()
+    assert [(c["op"], c["id"]) for c in follow] == [("delete", acc)]
+    fresh = srv.login("ann").pull_all()
+    assert all(c["id"] != acc for c in fresh)
+
+
+def test_malformed_and_oversized_push_is_4xx_without_writes(srv):
+    _t, ann = _setup(srv)
+    good = ann.mutation("account", new_id(), "create", {"name": "Fine"})
+    bad_entity = {**ann.mutation("account", new_id(), "create", {"name": "x"}), "entity": "spaceship"}
+    r = ann.push_raw([good, bad_entity])
+    assert r.status_code == 422 and "mutations.1.entity" in r.json()["detail"]
+    too_many = [ann.mutation("visit", new_id(), "append", {"account_id": "a"}) for _ in range(101)]
+    r = ann.push_raw(too_many)
+    assert r.status_code == 422 and "mutations" in r.json()["detail"]
+    huge = ann.mutation("account", new_id(), "create", {"name": "x", "notes": "n" * 1_100_000})
+    r = ann.push_raw([good, huge])
+    assert r.status_code == 413 and "1000000" in r.json()["detail"]
+    r = srv.client.post("/v1/sync/push", content=b"{not json", headers=ann.headers)
+    assert r.status_code == 422 and "JSON" in r.json()["detail"]
+    r = srv.client.post("/v1/sync/pull", json={"cursors": {}, "limit": 501}, headers=ann.headers)
+    assert r.status_code == 422 and "limit" in r.json()["detail"]
+    assert _count(srv, "account") == 0 and _count(srv, "applied_mutation") == 0
+
+
+def test_bad_fields_are_rejected_per_mutation_with_a_message(srv):
+    _t, ann = _setup(srv)
+    acc = new_id()
+    results = ann.push(
+        ann.mutation("account", acc, "create", {"name": "Acme", "tier": "Z", "colour": "red"}),
+        ann.mutation("account", new_id(), "create", {"name": "Fine"}),
+        ann.mutation("visit", new_id(), "create", {"account_id": acc}),
+        ann.mutation("account", new_id(), "create", {"name": "Mine", "territory_id": "T9"}),
+    )
+    assert results[0]["status"] == "rejected" and results[0]["code"] == "validation"
+    assert "tier must be one of" in results[0]["message"] and "colour unknown" in results[0]["message"]
+    assert results[1]["status"] == "applied"
+    assert results[2]["code"] == "validation" and "append" in results[2]["message"]
+    assert "territory_id can only be set on the server" in results[3]["message"]
+    assert _count(srv, "account") == 1
+
+
+def test_device_id_must_match_token(srv):
+    _t, ann = _setup(srv)
+    body = {"device_id": "someone-elses", "mutations": []}
+    r = srv.client.post("/v1/sync/push", json=body, headers=ann.headers)
+    assert r.status_code == 403
