@@ -1,39 +1,15 @@
-"""Client-side sync fixtures: an in-memory keyring and laptops (local DB + SyncClient)."""
+"""Client-side sync fixtures (import with ``pytest_plugins = ["tests.sync.conftest_client"]``)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
-from sqlalchemy import func, select
 
-from tests.sync.conftest import PASSWORD
-
-_serial = itertools.count()
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives in a dict (tests never touch the real OS keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
+from tests.sync.client_helpers import Laptop, MemoryKeyring, ServerProcess
 
 
 @pytest.fixture
@@ -43,69 +19,6 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
     keyring.set_keyring(ring)
     yield ring
     keyring.set_keyring(previous)
-
-
-class Laptop:
-    """A rep's laptop: its own SQLite file and a SyncClient over ``http``."""
-
-    def __init__(self, folder: Path, username: str, http: Any, *, base_url: str = "",
-                 login: bool = True, **client_kw: Any) -> None:
-        from fieldcrm.db.engine import open_database
-        from fieldcrm.sync.client import RetryPolicy, SyncClient
-
-        self.username = username
-        self.path = folder / f"{username}-{next(_serial)}.db"
-        self.db = open_database(self.path)
-        client_kw.setdefault("retry", RetryPolicy(attempts=2, base_s=0.01, max_wait_s=0.05))
-        self.client = SyncClient(http, base_url, seed=1, **client_kw)
-        if login:
-            self.login()
-
-    def login(self, password: str = PASSWORD) -> Any:
-        from fieldcrm.services.sync_login import login
-
-        return login(self.db, self.client, self.username, password)
-
-    def sync(self, **kw: Any) -> Any:
-        from fieldcrm.services.sync import sync_once
-
-        return sync_once(db=self.db, client=self.client, **kw)
-
-    def session(self) -> Any:
-        return self.db.session()
-
-    def count(self, model: Any, *where: Any) -> int:
-        with self.db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-    def states(self) -> dict[str, int]:
-        from fieldcrm.db.models import OutboxRecord
-
-        with self.db.session() as s:
-            rows = s.execute(select(OutboxRecord.state, func.count()).group_by(OutboxRecord.state))
-            return {state: int(n) for state, n in rows}
-
-    def create_account(self, name: str, lon: float = 18.0, lat: float = 59.5, **fields: Any) -> str:
-        from fieldcrm.services.accounts import create_account
-
-        with self.db.session() as s:
-            return create_account(session=s, fields={"name": name, "lon": lon, "lat": lat,
-                                                     **fields}, strict=False).id
-
-    def update_account(self, account_id: str, **changes: Any) -> None:
-        from fieldcrm.services.accounts import update_account
-
-        with self.db.session() as s:
-            update_account(session=s, account_id=account_id, changes=changes)
-
-    def account(self, account_id: str) -> Any:
-        from fieldcrm.db.models import AccountRecord
-
-        with self.db.session() as s:
-            return s.get(AccountRecord, account_id)
-
-    def close(self) -> None:
-        self.db.close()
 
 
 @pytest.fixture
@@ -121,3 +34,28 @@ def laptops(tmp_path: Path, memory_keyring: MemoryKeyring) -> Iterator[Any]:
     yield make
     for laptop in made:
         laptop.close()
+
+
+@pytest.fixture
+def server_process(db_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Factory ``server_process(**settings) -> ServerProcess`` on the test's database."""
+    made: list[ServerProcess] = []
+
+    def make(**settings: Any) -> ServerProcess:
+        proc = ServerProcess(db_url, tmp_path / f"server-{len(made)}.log", **settings)
+        made.append(proc)
+        return proc
+
+    yield make
+    for proc in made:
+        proc.stop()
+
+
+@pytest.fixture
+def lite(tmp_path: Path) -> Iterator[Any]:
+    """An in-process server on a SQLite file (fast protocol tests; not parametrised)."""
+    from tests.sync.conftest import Harness
+
+    h = Harness(f"sqlite:///{tmp_path / 'server.db'}")
+    yield h
+    h.close()

@@ -1,0 +1,69 @@
+"""`fieldcrm sync`: run one sync cycle headless and print a summary (``--json`` for machines)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sync",
+        help="run one sync cycle (push, pull, verify) against a fieldcrm-server",
+        description="Run one sync cycle headless. The password is read from stdin with "
+        "--password-stdin; otherwise the login saved in the OS keyring is used.",
+    )
+    p.add_argument("--db", default=argparse.SUPPRESS, help="the local database file")
+    p.add_argument("--server", required=True, help="server URL, e.g. https://crm.example.com")
+    p.add_argument("--user", help="user name (default: the last one that synced this database)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin and save the login")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    p.set_defaults(func=run)
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str, *, err: bool) -> None:
+    if args.json:
+        print(json.dumps(payload, sort_keys=True))
+    else:
+        print(text, file=sys.stderr if err else sys.stdout)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fieldcrm.config import default_db_path
+    from fieldcrm.db.engine import open_database
+    from fieldcrm.errors import SyncError
+    from fieldcrm.services.sync import sync_once
+    from fieldcrm.services.sync_login import login, make_client, resume
+
+    path = Path(getattr(args, "db", None) or default_db_path())
+    if not path.exists():
+        raise SyncError(f"No local database at {path}; create one first (or pass --db).",
+                        kind="local")
+    db = open_database(path)
+    client = make_client(args.server, timeout=args.timeout)
+    try:
+        if args.password_stdin:
+            if not args.user:
+                raise SyncError("--password-stdin needs --user NAME.", kind="auth")
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise SyncError("No password on stdin.", kind="auth")
+            login(db, client, args.user, password)
+        else:
+            resume(db, client, args.user)
+        summary = sync_once(db=db, client=client)
+    except SyncError as exc:
+        _emit(args, {"ok": False, "kind": exc.kind, "error": str(exc)},
+              f"fieldcrm sync: {exc}", err=True)
+        return 3 if exc.kind in ("offline", "busy") else 2
+    finally:
+        client.http.close()
+        db.close()
+    _emit(args, {"ok": True, **summary.as_dict()}, summary.text(), err=False)
+    return 0
