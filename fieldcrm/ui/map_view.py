@@ -260,6 +260,10 @@ class MapView(QWebEngineView):
         """Draw a radius of ``km`` around a point (None clears it), highlighting ``ids``."""
         self.call("showCircle", lat, lon, km, None if ids is None else list(ids))
 
+    def show_circle_around(self, account_id: str, km: float, ids: Sequence[str] | None = None) -> None:
+        """Draw a radius of ``km`` around an account on the map, highlighting ``ids``."""
+        self.call("showCircleAround", account_id, km, None if ids is None else list(ids))
+
     def set_color_mode(self, mode: str) -> None:
         """``"status"`` or ``"overdue"``."""
         self.call("setColorMode", mode)

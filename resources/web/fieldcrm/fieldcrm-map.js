@@ -417,6 +417,12 @@
     return true;
   };
 
+  fc.showCircleAround = function (id, km, ids) {
+    var i = indexOfId(id);
+    if (i < 0) return false;
+    return fc.showCircle(S.data.lat[i], S.data.lon[i], km, ids);
+  };
+
   fc.showRoute = function (geojsonLine, stops) {
     if (S.route) { S.map.removeLayer(S.route); S.route = null; }
     if (!geojsonLine && !(stops && stops.length)) return 0;
