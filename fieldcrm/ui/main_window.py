@@ -1,0 +1,280 @@
+"""The main window: a shell of menus, toolbar, status bar and panels wired together (no features)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
+
+from fieldcrm.domain.records import AccountFilter
+from fieldcrm.services.overview import pending_changes
+from fieldcrm.ui.panels.account_panel import AccountPanel
+from fieldcrm.ui.panels.accounts_panel import AccountsPanel
+from fieldcrm.ui.panels.today_panel import TodayPanel
+from fieldcrm.ui.tasks import ChangeSet, TaskRunner
+
+log = logging.getLogger(__name__)
+TAB_TODAY, TAB_ACCOUNT, TAB_MAP = range(3)
+
+
+class MainWindow(QMainWindow):
+    """Accounts list on the left; Today, Account and Map tabs on the right."""
+
+    def __init__(self, runner: TaskRunner, *, restore_state: bool = True,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self._account_id: str | None = None
+        self._filter = AccountFilter()
+        self.map_panel: Any = None  # made when the Map tab is first shown (keeps start-up fast)
+        self.setWindowTitle(f"fieldcrm — {runner.db.path.name}")
+        self.accounts = AccountsPanel(runner)
+        self.today = TodayPanel(runner)
+        self.account_panel = AccountPanel(runner)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.today, "Today")
+        self.tabs.addTab(self.account_panel, "Account")
+        self.tabs.addTab(QWidget(), "Map")
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.accounts)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([640, 760])
+        self.setCentralWidget(self.splitter)
+        self._build_actions()
+        self._build_status_bar()
+        self._connect()
+        if restore_state:
+            self._restore_state()
+
+    # -- building -----------------------------------------------------------------------------
+    def _action(self, text: str, slot: Any, shortcut: QKeySequence | str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.act_new = self._action("&New account…", self._on_new_account, "Ctrl+N",
+                                    "Create an account")
+        self.act_log = self._action("&Log visit…", self._on_log_visit, "Ctrl+L",
+                                    "Log a visit to the selected account")
+        self.act_log.setEnabled(False)
+        self.act_settings = self._action("&Settings…", self._on_settings, "Ctrl+,",
+                                         "Home, office, country, currency, units, cadence")
+        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_find = self._action("&Find accounts", self.accounts.focus_search, "Ctrl+F")
+        self.act_clear = self._action("&Clear filters", self.accounts.clear_filters)
+        file_menu = self.menuBar().addMenu("&File")
+        for act in (self.act_new, self.act_log, None, self.act_settings, None, self.act_quit):
+            file_menu.addSeparator() if act is None else file_menu.addAction(act)
+        view = self.menuBar().addMenu("&View")
+        view.addAction(self.act_find)
+        view.addAction(self.act_clear)
+        view.addSeparator()
+        for i, name in enumerate(("&Today", "&Account", "&Map")):
+            view.addAction(self._action(name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i),
+                                        f"Ctrl+{i + 1}"))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&About fieldcrm", self._on_about))
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        for act in (self.act_new, self.act_log, self.act_settings):
+            toolbar.addAction(act)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)
+        self.busy.setMaximumWidth(90)
+        self.busy.setMaximumHeight(14)
+        self.busy.setToolTip("Working…")
+        self.busy.hide()
+        self.pending_label = QLabel("Offline mode")
+        self.pending_label.setToolTip("Everything is stored on this computer; changes wait in "
+                                      "the outbox until the next sync.")
+        bar.addPermanentWidget(self.busy)
+        bar.addPermanentWidget(self.pending_label)
+
+    def _connect(self) -> None:
+        self.runner.sig_busy.connect(self.busy.setVisible)
+        self.runner.sig_changes_applied.connect(self._on_runner_changes_applied)
+        self.accounts.sig_account_selected.connect(self._on_accounts_account_selected)
+        self.accounts.sig_filter_changed.connect(self._on_accounts_filter_changed)
+        self.accounts.sig_new_account_requested.connect(self._on_new_account)
+        self.today.sig_account_selected.connect(self._on_today_account_selected)
+        self.account_panel.sig_show_on_map.connect(self._on_account_show_on_map)
+        self.account_panel.sig_plan_route.connect(self._on_account_plan_route)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+
+    # -- public API ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start loading the panels' data (after the window is shown)."""
+        self.accounts.start()
+        self.today.refresh()
+        self._refresh_pending()
+        if self.tabs.currentIndex() == TAB_MAP:
+            self._ensure_map()
+
+    def show_view(self, view: str) -> None:
+        """Show ``list`` (Today beside the list), ``account`` or ``map``."""
+        self.tabs.setCurrentIndex({"list": TAB_TODAY, "account": TAB_ACCOUNT, "map": TAB_MAP}[view])
+
+    def show_account(self, account_id: str) -> None:
+        """Show an account in the Account tab and mark it on the map and in the list."""
+        self._account_id = account_id
+        self.act_log.setEnabled(True)
+        self.account_panel.show_account(account_id)
+        self.accounts.select_account(account_id)
+        if self.map_panel is not None:
+            self.map_panel.select_account(account_id)
+
+    # -- map ------------------------------------------------------------------------------------
+    def _ensure_map(self) -> Any:
+        if self.map_panel is None:
+            from fieldcrm.ui.panels.map_panel import MapPanel
+
+            self.map_panel = MapPanel(self.runner)
+            self.map_panel.sig_account_clicked.connect(self._on_map_account_clicked)
+            self.tabs.blockSignals(True)
+            self.tabs.removeTab(TAB_MAP)
+            self.tabs.insertTab(TAB_MAP, self.map_panel, "Map")
+            self.tabs.setCurrentIndex(TAB_MAP)
+            self.tabs.blockSignals(False)
+            if self._filter != AccountFilter():
+                self.map_panel.set_filter(self._filter)
+            if self._account_id:
+                self.map_panel.select_account(self._account_id)
+        return self.map_panel
+
+    @Slot(int)
+    def _on_tabs_current_changed(self, index: int) -> None:
+        if index == TAB_MAP:
+            self._ensure_map()
+
+    # -- slots ----------------------------------------------------------------------------------
+    @Slot(str)
+    def _on_accounts_account_selected(self, account_id: str) -> None:
+        if self.tabs.currentIndex() == TAB_TODAY:
+            self.tabs.setCurrentIndex(TAB_ACCOUNT)
+        self.show_account(account_id)
+
+    @Slot(object)
+    def _on_accounts_filter_changed(self, flt: AccountFilter) -> None:
+        self._filter = flt
+        if self.map_panel is not None:
+            self.map_panel.set_filter(flt)
+
+    @Slot(str)
+    def _on_today_account_selected(self, account_id: str) -> None:
+        self.tabs.setCurrentIndex(TAB_ACCOUNT)
+        self.show_account(account_id)
+
+    @Slot(str)
+    def _on_map_account_clicked(self, account_id: str) -> None:
+        self.show_account(account_id)
+        self.tabs.setCurrentIndex(TAB_ACCOUNT)
+
+    @Slot(str)
+    def _on_account_show_on_map(self, account_id: str) -> None:
+        self.tabs.setCurrentIndex(TAB_MAP)
+        self._ensure_map().select_account(account_id)
+
+    @Slot(list)
+    def _on_account_plan_route(self, account_ids: list) -> None:
+        self.tabs.setCurrentIndex(TAB_MAP)
+        planner = getattr(self._ensure_map(), "plan_route", None)
+        if planner is not None:
+            planner(account_ids)
+        else:
+            self.statusBar().showMessage("Route planning is not available in this version.", 5000)
+
+    @Slot()
+    def _on_new_account(self) -> None:
+        from fieldcrm.ui.panels.account_editor import AccountEditorDialog
+
+        dialog = AccountEditorDialog(self.runner, None, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.sig_saved.connect(self._on_editor_saved)
+        dialog.open()
+
+    @Slot(str)
+    def _on_editor_saved(self, account_id: str) -> None:
+        self.tabs.setCurrentIndex(TAB_ACCOUNT)
+        self.show_account(account_id)
+
+    @Slot()
+    def _on_log_visit(self) -> None:
+        account_id = self._account_id or self.accounts.selected_account_id()
+        if account_id is None:
+            self.statusBar().showMessage("Select an account first, then log the visit.", 4000)
+            return
+        from fieldcrm.ui.panels.visit_form import VisitFormDialog
+
+        dialog = VisitFormDialog(self.runner, account_id, None, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    @Slot()
+    def _on_settings(self) -> None:
+        from fieldcrm.ui.panels.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.runner, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    @Slot()
+    def _on_about(self) -> None:
+        QMessageBox.about(self, "About fieldcrm",
+                          "fieldcrm: an offline-first CRM for field sales reps.\n\n"
+                          f"Database: {self.runner.db.path}")
+
+    @Slot(object)
+    def _on_runner_changes_applied(self, _changes: ChangeSet) -> None:
+        self._refresh_pending()
+
+    def _refresh_pending(self) -> None:
+        self.runner.query(lambda s: pending_changes(session=s), self._on_pending_loaded,
+                          parent=self, key=f"pending:{id(self)}",
+                          on_error=lambda exc: log.warning("Outbox count failed: %s", exc))
+
+    def _on_pending_loaded(self, count: int) -> None:
+        if count == 0:
+            self.pending_label.setText("Offline mode · all changes saved locally")
+        else:
+            noun = "change" if count == 1 else "changes"
+            self.pending_label.setText(f"Offline mode · {count:,} {noun} waiting to sync")
+
+    # -- window state ---------------------------------------------------------------------------
+    def _restore_state(self) -> None:
+        settings = QSettings()
+        geometry = settings.value("main/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        splitter = settings.value("main/splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        settings = QSettings()
+        settings.setValue("main/geometry", self.saveGeometry())
+        settings.setValue("main/splitter", self.splitter.saveState())
+        super().closeEvent(event)
