@@ -189,19 +189,22 @@ def patch_row(tx: Tx) -> Finish:
             f"base_version {m.base_version} is ahead of the server ({row.row_version})",
         )
     applied, conflicts = merge_fields(m.entity, row, fields, m.base_version)
-    target = applied.get("territory_id")
+    target = fields.get("territory_id") if actor.is_manager else None
     if target is not None and s.get(Territory, target) is None:
-        raise Reject(RejectCode.VALIDATION, f"territory {applied['territory_id']} not found")
+        raise Reject(RejectCode.VALIDATION, f"territory {target} not found")
     new_scopes = scopes
-    if applied:
+    # A manager naming the territory of a flagged account confirms its placement.
+    placing = m.entity == "account" and row.needs_assignment and target is not None
+    moving = m.entity == "account" and ("territory_id" in applied or placing)
+    if applied or moving:
         write_fields(row, applied, tx.index.now)
-        if m.entity == "account" and {"territory_id"} & set(applied):
+        if moving:
             row.needs_assignment = row.territory_id is None
             new_scopes = account_scopes(row)
             move_account_tree(tx, row, scopes, new_scopes)
         tx.index.stage(new_scopes, m.entity, row.id, ChangeOp.UPSERT, row.row_version)
     made = [record_conflict(tx, row, f, kept, mine) for f, kept, mine in conflicts]
-    return _finish(tx, row, new_scopes, bool(applied), made)
+    return _finish(tx, row, new_scopes, bool(applied) or moving, made)
 
 
 def _finish(tx: Tx, row: Any, scopes: set[str], changed: bool, made: list[FieldConflict]) -> Finish:
