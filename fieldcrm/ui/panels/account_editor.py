@@ -32,14 +32,14 @@ from fieldcrm.ui.widgets.form import FormFields, if_alive, read_coordinates
 
 _TEXT_FIELDS = (
     ("name", "&Name *", "e.g. Nordic Dental AB"),
-    ("tags", "Ta&gs", "comma-separated, e.g. dental, key account"),
+    ("tags", "T&ags", "comma-separated, e.g. dental, key account"),
     ("street", "&Street", ""),
     ("postcode", "&Postcode", ""),
-    ("city", "C&ity", ""),
-    ("region", "&Region", ""),
-    ("country", "C&ountry", "two letters, e.g. SE"),
+    ("city", "&City", ""),
+    ("region", "Regi&on", ""),
+    ("country", "Countr&y", "two letters, e.g. SE"),
     ("phone", "P&hone", "e.g. +46 8 123 45 67"),
-    ("email", "&Email", "name@example.com"),
+    ("email", "E&mail", "name@example.com"),
     ("website", "&Website", "https://…"),
 )
 
@@ -101,14 +101,14 @@ class AccountEditorDialog(QDialog):
         form = self.form
         for key, label, hint in _TEXT_FIELDS[:2]:
             self._inputs[key] = form.add(key, label, self._line(hint))
-        self.status = form.add("status", "S&tatus", self._combo([s.value for s in AccountStatus]))
+        self.status = form.add("status", "Stat&us", self._combo([s.value for s in AccountStatus]))
         self.tier = form.add("tier", "Tie&r", self._combo([t.value for t in Tier]))
         for key, label, hint in _TEXT_FIELDS[2:]:
             self._inputs[key] = form.add(key, label, self._line(hint))
         self._inputs["country"].setMaxLength(2)
         self._inputs["lat"] = self._line("latitude, e.g. 59.3293")
         self._inputs["lon"] = self._line("longitude, e.g. 18.0686")
-        form.add("lat", "L&atitude", self._inputs["lat"])
+        form.add("lat", "Lat&itude", self._inputs["lat"])
         form.add("lon", "Lon&gitude", self._inputs["lon"])
         self.notes = QPlainTextEdit(self)
         self.notes.setTabChangesFocus(True)
@@ -208,6 +208,8 @@ class AccountEditorDialog(QDialog):
 
     @Slot()
     def _on_save_clicked(self) -> None:
+        if not self._ready:
+            return  # still loading: saving now would compare against nothing
         self.form.clear_errors()
         fields, errors = self.changes()
         if errors:

@@ -165,7 +165,7 @@ class AccountPanel(QWidget):
         self.name_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.chips = ChipRow(content)
         self.meta_label = QLabel(content)
-        self.meta_label.setStyleSheet("color: palette(mid);")
+        self.meta_label.setStyleSheet("color: #555;")
         layout.addWidget(self.name_label)
         layout.addWidget(self.chips)
         layout.addWidget(self.meta_label)

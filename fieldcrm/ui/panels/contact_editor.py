@@ -120,6 +120,8 @@ class ContactEditorDialog(QDialog):
 
     @Slot()
     def _on_save_clicked(self) -> None:
+        if not self._ready:
+            return
         raw = self._raw_values()
         if not raw["name"]:
             self.form.set_errors({"name": "Name is required."})

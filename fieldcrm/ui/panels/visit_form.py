@@ -178,7 +178,7 @@ class VisitFormDialog(QDialog):
         line.addWidget(self.use_typed)
         line.addStretch(1)
         self.form.add("position", "Position", row, focus=self.use_account)
-        self.lat = self.form.add("checkin_lat", "&Latitude", QLineEdit(self))
+        self.lat = self.form.add("checkin_lat", "L&atitude", QLineEdit(self))
         self.lon = self.form.add("checkin_lon", "Lon&gitude", QLineEdit(self))
         self.lat.setPlaceholderText("e.g. 59.3293 (blank: no position)")
         self.lon.setPlaceholderText("e.g. 18.0686")
@@ -348,6 +348,7 @@ class PlanVisitDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
         layout.addWidget(self._buttons)
+        self.setMinimumWidth(340)
 
     @Slot()
     def _on_save_clicked(self) -> None:

@@ -16,6 +16,14 @@ from PySide6.QtWidgets import (
 from fieldcrm.domain.records import Contact
 
 
+def fit_list_height(view: QListWidget, max_height: int = 220) -> None:
+    """Make a short list only as tall as its rows (up to ``max_height``), so no empty box shows."""
+    rows = sum(view.sizeHintForRow(i) + 2 * view.spacing() for i in range(view.count()))
+    frame = 2 * view.frameWidth() + 4
+    view.setFixedHeight(max(view.sizeHintForRow(0) + frame if view.count() else 40,
+                            min(max_height, rows + frame)))
+
+
 class ContactsBox(QGroupBox):
     """Shows contacts (name, title, phone, email); asks its owner to edit or delete one."""
 
@@ -27,8 +35,8 @@ class ContactsBox(QGroupBox):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Contacts", parent)
         self.list = QListWidget(self)
-        self.list.setMinimumHeight(70)
-        self.list.setMaximumHeight(170)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemActivated.connect(self._on_list_item_activated)
         self.list.itemSelectionChanged.connect(self._on_list_selection_changed)
         self.edit_button = QPushButton("Edit…", self)
@@ -59,6 +67,7 @@ class ContactsBox(QGroupBox):
         if not contacts:
             item = QListWidgetItem("No contacts yet — use “Add contact”.", self.list)
             item.setFlags(Qt.ItemFlag.NoItemFlags)
+        fit_list_height(self.list)
         self._on_list_selection_changed()
 
     def selected_id(self) -> str | None:

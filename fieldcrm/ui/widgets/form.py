@@ -18,6 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fieldcrm.ui.widgets import qtfix
+
+# Every fieldcrm window imports this module; without the fix PySide6 6.12.0 on Python 3.11
+# aborts after ~10k signal emits. (The composition root should call it too; it is idempotent.)
+qtfix.install()
+
 ERROR_COLOUR = "#b3261e"
 _INVALID_STYLE = f"border: 1px solid {ERROR_COLOUR}; border-radius: 3px; padding: 2px;"
 
@@ -87,6 +93,7 @@ class FormFields(QWidget):
         self._layout = QFormLayout()
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         outer.addLayout(self._layout)
+        outer.addStretch(1)  # spare height goes below the form, not between a label and its field
         self._fields: dict[str, QWidget] = {}
         self._labels: dict[str, QLabel] = {}
         self._errors: dict[str, QLabel] = {}

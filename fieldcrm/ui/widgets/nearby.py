@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from fieldcrm.services.mapping import Nearby
+from fieldcrm.ui.widgets.contacts_box import fit_list_height
 
 KM_PER_MILE = 1.609344
 
@@ -43,8 +44,8 @@ class NearbyBox(QGroupBox):
         row.addWidget(self.radius)
         row.addStretch(1)
         self.list = QListWidget(self)
-        self.list.setMinimumHeight(70)
-        self.list.setMaximumHeight(200)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setToolTip("Double-click to open that account.")
         self.list.itemActivated.connect(self._on_list_item_activated)
         self.route_button = QPushButton("Plan route with these…", self)
@@ -76,12 +77,13 @@ class NearbyBox(QGroupBox):
         per_unit = 1 / KM_PER_MILE if self.units() == "mi" else 1.0
         for n in nearby or []:
             place = f" — {n.city}" if n.city else ""
-            item = QListWidgetItem(f"{n.name}{place}   {n.km * per_unit:.1f} {self.units()}", self.list)
+            item = QListWidgetItem(f"{n.km * per_unit:5.1f} {self.units()}   {n.name}{place}", self.list)
             item.setData(Qt.ItemDataRole.UserRole, n.id)
         if not nearby:
             text = ("This account has no position yet; edit it to add coordinates."
                     if nearby is None else "No other accounts within that distance.")
             QListWidgetItem(text, self.list).setFlags(Qt.ItemFlag.NoItemFlags)
+        fit_list_height(self.list)
         self.route_button.setEnabled(bool(nearby))
 
     def ids(self) -> list[str]:
