@@ -50,7 +50,8 @@ def append_visit(tx: Tx, grace_days: float) -> Finish:
     account = s.get(Account, fields["account_id"], with_for_update=True)
     review, reason = judge_visit(tx, account, grace_days)
     scopes = {scope_of_user(tx.actor.user_id)}
-    if account is not None and not account.deleted:
+    if review == ACCEPTED and account is not None:
+        # A visit under review stays in the rep's own scope: no write outside their scopes.
         scopes |= account_scopes(account)
     insert = insert_for(s)
     stmt = (
@@ -132,7 +133,7 @@ def append_amendment(tx: Tx) -> Finish:
             )
         account = s.get(Account, visit.account_id)
         scopes = {scope_of_user(visit.rep_id)}
-        if account is not None and not account.deleted:
+        if visit.review == ACCEPTED and account is not None and not account.deleted:
             scopes |= account_scopes(account)
         review = visit.review
     stmt = (

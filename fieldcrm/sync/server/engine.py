@@ -81,6 +81,9 @@ def make_database(url: str, *, pool_size: int = 5) -> Database:
     else:
         raise InvalidInput(f"unsupported database {backend!r}: use sqlite or postgresql")
     reader = engine.execution_options(**{READONLY: True})
+    if backend == "postgresql":
+        # One snapshot per pull: counters, index and rows agree with each other.
+        reader = engine.execution_options(**{READONLY: True}, isolation_level="REPEATABLE READ")
     return Database(
         engine=engine,
         write=sessionmaker(engine, expire_on_commit=False),
