@@ -17,7 +17,7 @@ from fieldcrm.db.outbox import pending_count
 from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import Cancelled, SyncError
 from fieldcrm.services import sync_apply as ap
-from fieldcrm.services.sync_wire import loads, to_mutation
+from fieldcrm.services.sync_wire import to_mutation
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.sync.protocol import (
     MAX_PUSH_MUTATIONS,
@@ -199,20 +199,18 @@ def _mark(s: Session, rec: OutboxRecord, result: Any, summary: SyncSummary) -> N
                                      entity_id=rec.entity_id, op=rec.op,
                                      fields_json=rec.fields_json, reason=result.message))
     else:
+        # ``gone``: the server keeps the payload as a conflict of kind gone, pulled back to us.
         rec.state = "rejected"
         summary.rejected += 1
-        if result.code == RejectCode.GONE:
-            _keep_conflict(s, rec, f"gone:{rec.mutation_id}", "*", None, loads(rec.fields_json),
-                           kind="gone")
 
 
 def _keep_conflict(
-    s: Session, rec: OutboxRecord, cid: str, fld: str, kept: Any, mine: Any, kind: str = "field"
+    s: Session, rec: OutboxRecord, cid: str, fld: str, kept: Any, mine: Any
 ) -> None:
     if s.get(SyncConflictRecord, cid) is not None:
         return
     s.add(SyncConflictRecord(
-        id=cid, entity=rec.entity, entity_id=rec.entity_id, field=fld, kind=kind,
+        id=cid, entity=rec.entity, entity_id=rec.entity_id, field=fld, kind="field",
         kept_json=json.dumps(kept, default=str), mine_json=json.dumps(mine, default=str),
         mutation_id=rec.mutation_id, status="open",
     ))
@@ -285,9 +283,9 @@ def sync_once(
         client.cancelled = cancelled
     summary = SyncSummary()
     push(db, client, summary, progress)
+    _send_resolutions(db, client)
     pull(db, client, summary, progress, pull_limit)
     verify(db, client, summary, progress, pull_limit)
-    _send_resolutions(db, client)
     summary.pending = pending_left(db)
     summary.seconds = round(time.monotonic() - started, 3)
     with db.session() as s:

@@ -33,14 +33,19 @@ class MemoryKeyring(KeyringBackend):
         self.store.pop((service, username), None)
 
 
-
-
-
 class Laptop:
     """A rep's laptop: its own SQLite file and a SyncClient over ``http``."""
 
-    def __init__(self, folder: Path, username: str, http: Any, *, base_url: str = "",
-                 login: bool = True, **client_kw: Any) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        username: str,
+        http: Any,
+        *,
+        base_url: str = "",
+        login: bool = True,
+        **client_kw: Any,
+    ) -> None:
         from fieldcrm.db.engine import open_database
         from fieldcrm.sync.client import RetryPolicy, SyncClient
 
@@ -80,8 +85,9 @@ class Laptop:
         from fieldcrm.services.accounts import create_account
 
         with self.db.session() as s:
-            return create_account(session=s, fields={"name": name, "lon": lon, "lat": lat,
-                                                     **fields}, strict=False).id
+            return create_account(
+                session=s, fields={"name": name, "lon": lon, "lat": lat, **fields}, strict=False
+            ).id
 
     def update_account(self, account_id: str, **changes: Any) -> None:
         from fieldcrm.services.accounts import update_account
@@ -99,9 +105,6 @@ class Laptop:
         self.db.close()
 
 
-
-
-
 # --- transports and processes ------------------------------------------------------------
 
 
@@ -114,8 +117,9 @@ class FaultTransport:
     a path to a list of canned responses or exceptions served before the real ones.
     """
 
-    def __init__(self, inner: Any, *, seed: int = 0, dup: int = 0, drop: float = 0.0,
-                 replay: float = 0.0) -> None:
+    def __init__(
+        self, inner: Any, *, seed: int = 0, dup: int = 0, drop: float = 0.0, replay: float = 0.0
+    ) -> None:
         import random
 
         self.inner, self.rng = inner, random.Random(seed)
@@ -128,8 +132,9 @@ class FaultTransport:
     def _copy(self, request: Any) -> Any:
         import httpx
 
-        return httpx.Request(request.method, request.url, headers=request.headers,
-                             content=request.content)
+        return httpx.Request(
+            request.method, request.url, headers=request.headers, content=request.content
+        )
 
     def handle_request(self, request: Any) -> Any:
         import httpx
@@ -212,7 +217,9 @@ class ServerProcess:
         with self.log.open("a") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code, "--db", self.url, "serve", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -246,12 +253,86 @@ class ServerProcess:
                 self.kill()
 
 
-
-
-
 def rep_with_territory(h: Any, username: str = "anna", name: str = "North") -> str:
     """Add a rep holding a territory (the default square); return the territory id."""
     h.add_user(username)
     t = h.territory(name)
     h.assign(t, username)
     return t
+
+
+# --- oracle ------------------------------------------------------------------------------
+
+_SKIP = {"updated_at"}
+_VISIT_KEYS = {"account_id", "rep_id"}
+
+
+def _comparable(entity: str, values: dict[str, Any]) -> dict[str, Any]:
+    if entity in ("visit", "visit_amendment"):
+        return {k: v for k, v in values.items() if k in _VISIT_KEYS | {"visit_id"}}
+    return {k: v for k, v in values.items() if k not in _SKIP}
+
+
+def expected_view(h: Any, user_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The oracle: server rows ⋂ the user's scopes, as local column values + row_version."""
+    from fieldcrm.services.sync_wire import local_values
+    from fieldcrm.sync.server.models import SyncIndex, User
+    from fieldcrm.sync.server.scopes import compute_scopes
+    from fieldcrm.sync.server.serialize import load_data
+
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    with h.db.read() as s:
+        user = s.get(User, user_id)
+        scopes = compute_scopes(s, user_id=user_id, role=user.role)
+        rows = s.execute(
+            select(SyncIndex.entity, SyncIndex.entity_id).where(
+                SyncIndex.scope_id.in_(sorted(scopes)), SyncIndex.op == "upsert"
+            )
+        ).all()
+        wanted: dict[str, set[str]] = {}
+        for entity, entity_id in rows:
+            wanted.setdefault(entity, set()).add(entity_id)
+        for entity, ids in wanted.items():
+            for entity_id, data in load_data(s, entity, sorted(ids)).items():
+                if entity == "conflict":
+                    out[(entity, entity_id)] = {"row_version": data["row_version"]}
+                    continue
+                values = _comparable(entity, local_values(entity, data)[0])
+                values["row_version"] = data["row_version"]
+                out[(entity, entity_id)] = values
+    return out
+
+
+def client_view(
+    laptop: Laptop, like: dict[tuple[str, str], dict[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The laptop's live synced rows, with the same keys the oracle has for each row."""
+    from fieldcrm.db.models import SyncConflictRecord
+    from fieldcrm.services.sync_wire import MODELS
+
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    with laptop.db.session() as s:
+        for entity, model in [*MODELS.items(), ("conflict", SyncConflictRecord)]:
+            for row in s.scalars(select(model).where(model.deleted.is_(False))):
+                keys = like.get((entity, row.id), {"row_version": 0})
+                out[(entity, row.id)] = {k: getattr(row, k) for k in keys}
+    return out
+
+
+def assert_converged(h: Any, laptop: Laptop) -> None:
+    """The laptop's replica equals the oracle's view for its user (rows and values)."""
+    user_id = laptop.client.tokens.user_id if laptop.client.tokens else ""
+    want = expected_view(h, user_id)
+    have = client_view(laptop, want)
+    missing = sorted(set(want) - set(have))
+    ghosts = sorted(set(have) - set(want))
+    wrong = {k: (have[k], want[k]) for k in set(want) & set(have) if have[k] != want[k]}
+    assert not (missing or ghosts or wrong), (
+        f"{laptop.username}: missing {missing[:5]}, ghosts {ghosts[:5]}, "
+        f"wrong {list(wrong.items())[:3]}"
+    )
+
+
+def server_count(h: Any, model: Any, *where: Any) -> int:
+    with h.db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
