@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import shapely
+import shapely.affinity
 from shapely.geometry import mapping, shape
 
 ADMIN1_KEEP = ("name", "iso_3166_2", "admin", "adm0_a3")
@@ -81,6 +82,49 @@ def topojson_features(topo: dict[str, Any], obj: str) -> list[dict[str, Any]]:
     return features
 
 
+def _unwrap(ring: list[list[float]]) -> list[list[float]]:
+    """Make a ring that jumps across the antimeridian continuous (longitudes may pass ±180)."""
+    out = [list(ring[0])]
+    shift = 0.0
+    for (x0, _), (x, y) in zip(ring, ring[1:], strict=False):
+        if x - x0 > 180:
+            shift -= 360
+        elif x0 - x > 180:
+            shift += 360
+        out.append([x + shift, y])
+    if abs(out[-1][0] - out[0][0]) > 180:
+        # A ring around a pole (Antarctica): close it along the pole.
+        pole = -90.0 if sum(p[1] for p in out) < 0 else 90.0
+        out[-1:] = [out[-1], [out[-1][0], pole], [out[0][0], pole], out[0]]
+    return out
+
+
+def _polygonal(geom: Any) -> Any:
+    """Only the polygons of a geometry (make_valid may add stray lines), as one geometry."""
+    polys = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(polys) if polys else shapely.Polygon()
+
+
+def split_antimeridian(geometry: dict[str, Any]) -> Any:
+    """Cut a spherical-topology polygon (rings crossing ±180) into planar pieces in -180..180.
+
+    world-atlas keeps rings whole across the antimeridian (d3 cuts them when drawing);
+    Leaflet draws in the plane, where such a ring becomes a line across the whole world.
+    """
+    polys = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
+    shapes = []
+    for poly in polys:
+        rings = [_unwrap(r) for r in poly]
+        shapes.append(shapely.make_valid(shapely.Polygon(rings[0], rings[1:])))
+    whole = _polygonal(shapely.union_all(shapes))
+    pieces = [shapely.intersection(whole, shapely.box(-180, -90, 180, 90))]
+    for lo, dx in ((180, -360), (-540, 360)):
+        part = shapely.intersection(whole, shapely.box(lo, -90, lo + 360, 90))
+        if not part.is_empty:
+            pieces.append(shapely.affinity.translate(part, xoff=dx))
+    return _polygonal(shapely.union_all(pieces))
+
+
 def _rounded(geom: Any) -> dict[str, Any]:
     geom = shapely.set_precision(geom, 10**-DIGITS)
     return mapping(geom)
@@ -89,8 +133,8 @@ def _rounded(geom: Any) -> dict[str, Any]:
 def simplify_countries(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for f in features:
-        g = shapely.make_valid(shape(f["geometry"]))
-        g = shapely.simplify(g, COUNTRY_TOLERANCE, preserve_topology=True)
+        g = split_antimeridian(f["geometry"])
+        g = _polygonal(shapely.simplify(g, COUNTRY_TOLERANCE, preserve_topology=True))
         if g.is_empty:
             continue
         out.append({"type": "Feature", "properties": f["properties"], "geometry": _rounded(g)})
@@ -102,6 +146,7 @@ def simplify_admin1(features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     simplified = shapely.coverage_simplify(geoms, ADMIN1_TOLERANCE)
     out = []
     for f, g in zip(features, simplified, strict=True):
+        g = None if g is None else _polygonal(g)
         if g is None or g.is_empty:
             continue
         props = {k: f["properties"].get(k) or "" for k in ADMIN1_KEEP}

@@ -178,6 +178,15 @@ def test_basemaps_are_geojson_with_countries_and_regions() -> None:
     names = {f["properties"]["name"] for f in admin1["features"]
              if f["properties"]["adm0_a3"] == "SWE"}
     assert {"Uppsala", "Stockholm", "Norrbotten"} <= names
+    # No ring jumps across the antimeridian (Leaflet would draw it as a line around the world),
+    # except along the South Pole edge of Antarctica.
+    for fc in (countries, admin1):
+        for f in fc["features"]:
+            g = f["geometry"]
+            polys = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
+            for ring in (r for poly in polys for r in poly):
+                for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+                    assert abs(x2 - x1) <= 180 or y1 == y2 == -90, f["properties"]["name"]
     size = sum(p.stat().st_size for p in (resources_dir() / "basemap").iterdir())
     assert size < 5_000_000
     with pytest.raises(InvalidInput):

@@ -195,8 +195,14 @@
     }).addTo(S.map);
   }
 
+  var ADMIN1_MIN_ZOOM = 5;
+
   function maybeLoadAdmin1() {
-    if (!S.config.admin1Url || S.admin1Requested || S.map.getZoom() < 5) return;
+    var layer = S.basemapLayers.admin1, show = S.map.getZoom() >= ADMIN1_MIN_ZOOM;
+    if (layer && show !== S.map.hasLayer(layer)) {
+      if (show) layer.addTo(S.map); else S.map.removeLayer(layer);
+    }
+    if (!S.config.admin1Url || S.admin1Requested || !show) return;
     S.admin1Requested = true;
     var s = document.createElement("script");
     s.src = S.config.admin1Url;
@@ -562,6 +568,12 @@
     fitView(map);
     map.on("moveend", redraw);
     map.on("zoomend", maybeLoadAdmin1);
+    if (window.ResizeObserver) {
+      // Qt resizes the view after load (layouts, splitters): redraw at once at the new size
+      // rather than after Leaflet's debounced window-resize handler.
+      new ResizeObserver(function () { map.invalidateSize({ animate: false }); })
+        .observe(map.getContainer());
+    }
     redraw();
     marks.draw = performance.now() - t0;
     maybeLoadAdmin1();
