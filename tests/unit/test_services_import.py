@@ -101,3 +101,36 @@ def test_cancel_or_error_leaves_the_database_as_it_was(db) -> None:
         _import(db, "city\nUmeå\n", "accounts")
     with db.session() as session:
         assert _count(session, AccountRecord) == 3 and _count(session, OutboxRecord) == 4
+
+
+def test_export_round_trip(db, tmp_path) -> None:
+    from fieldcrm.dataio.readers import read_table
+    from fieldcrm.services.exporting import export_entity
+
+    _import(db, ACCOUNTS + "=cmd|' /C calc'!A0;;Lund;;;;;\n", "accounts")
+    _import(db, "Kund;Datum;Belopp\nKöttboden;2024-03-05;12,50\n", "sales")
+    with db.session() as session:
+        assert export_entity(session=session, entity="accounts", path=tmp_path / "a.csv", fmt="csv") == 4
+        assert export_entity(session=session, entity="accounts", path=tmp_path / "a.xlsx", fmt="xlsx") == 4
+        assert export_entity(session=session, entity="accounts", path=tmp_path / "a.geojson",
+                             fmt="geojson") == 3  # the one in Atlantis has no position
+        assert export_entity(session=session, entity="sales", path=tmp_path / "s.csv", fmt="csv") == 1
+        with pytest.raises(InvalidInput, match="Unknown export format"):
+            export_entity(session=session, entity="accounts", path=tmp_path / "a.pdf", fmt="pdf")
+    raw = (tmp_path / "a.csv").read_text("utf-8-sig")
+    assert "'=cmd|' /C calc'!A0" in raw
+    for name in ("a.csv", "a.xlsx"):
+        table = read_table(tmp_path / name)
+        assert "=cmd|' /C calc'!A0" in [r[1] for r in table.rows]
+    sales = read_table(tmp_path / "s.csv")
+    assert sales.headers[:6] == ("id", "account", "account_id", "sold_on", "amount", "currency")
+    assert sales.rows[0][1] == "Köttboden" and sales.rows[0][4] == "12.5"
+    # The export imports again, as it is, into another database.
+    from fieldcrm.db.engine import open_database
+
+    other = open_database(tmp_path / "other.db")
+    try:
+        report, _ = _import(other, (tmp_path / "a.csv").read_text("utf-8-sig"), "accounts")
+        assert report.created == 4 and not report.errors
+    finally:
+        other.close()
