@@ -61,6 +61,8 @@ def test_create_account_through_the_dialog(qtbot, db, runner):
     dialog.tier.setCurrentIndex(dialog.tier.findData("A"))
     with qtbot.waitSignal(dialog.sig_saved, timeout=5000) as saved:
         qtbot.keyClick(dialog.form.field("lon"), Qt.Key.Key_Return)
+        assert not dialog.form.isEnabled()  # Save stays disabled while the write runs
+        assert not dialog._buttons.button(dialog._buttons.StandardButton.Save).isEnabled()
     with db.session() as s:
         account = get_account(session=s, account_id=saved.args[0])
     assert (account.name, account.city, account.tier.value) == ("Bergstrom Tandvard", "Västerås", "A")
@@ -152,3 +154,24 @@ def test_contact_add_edit_and_bad_email(qtbot, db, runner):
     with db.session() as s:
         (contact,) = list_contacts(session=s, account_id=account_id)
     assert (contact.name, contact.title, contact.phone) == ("Anna Lind", "Practice manager", "+46701234567")
+
+
+def test_other_errors_go_to_the_error_dialog_and_the_form_stays(qtbot, db, runner):
+    from PySide6.QtWidgets import QMessageBox
+
+    from fieldcrm.domain.enums import Role
+    from fieldcrm.services.accounts import delete_account
+
+    account_id = _account(db)
+    dialog = _open(qtbot, AccountEditorDialog(runner, account_id))
+    with db.session() as s:  # deleted meanwhile (by a sync, say)
+        delete_account(session=s, account_id=account_id, actor_role=Role.MANAGER)
+    before = _outbox(db)
+    dialog.form.field("city").setText("Enköping")
+    dialog.form.field("city").setFocus()
+    qtbot.keyClick(dialog.form.field("city"), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: dialog.findChild(QMessageBox) is not None, timeout=5000)
+    box = dialog.findChild(QMessageBox)
+    assert "does not exist" in box.text()
+    assert dialog.isVisible() and dialog.form.isEnabled() and _outbox(db) == before
+    box.close()

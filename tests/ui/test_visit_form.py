@@ -48,7 +48,7 @@ def _count(db, model) -> int:
 
 def test_log_visit_with_defaults_in_a_few_keys(qtbot, db, runner, account_id):
     dialog = _form(qtbot, runner, account_id)
-    assert dialog.notes.hasFocus() or not dialog.isActiveWindow()
+    qtbot.waitUntil(dialog.notes.hasFocus, timeout=2000)  # the rep starts typing notes at once
     assert [dialog.outcome.itemText(i) for i in range(dialog.outcome.count())] == list(DEFAULT_OUTCOMES)
     assert dialog.use_account.isChecked() and not dialog.lat.isEnabled()
     assert dialog.duration.value() == 30 and dialog.follow_up_date() is None
@@ -140,3 +140,18 @@ def test_plan_visit_dialog(qtbot, db, runner, account_id):
         (visit,) = list_visits(session=s, account_id=account_id)
     assert visit.status.value == "planned" and visit.planned_at > datetime.now(UTC)
     assert visit.planned_at.astimezone().hour == 9 and visit.duration_min == 30
+
+
+def test_typed_position_when_the_account_has_none(qtbot, db, runner):
+    with db.session() as s:
+        bare = create_account(session=s, fields={"name": "Nowhere AB"}).id
+    dialog = _form(qtbot, runner, bare)
+    assert not dialog.use_account.isEnabled() and dialog.use_typed.isChecked() and dialog.lat.isEnabled()
+    qtbot.keyClick(dialog.notes, Qt.Key.Key_4, CTRL)
+    qtbot.keyClicks(dialog.lat, "59,1")
+    qtbot.keyClicks(dialog.lon, "18.2")
+    with qtbot.waitSignal(dialog.sig_saved, timeout=5000):
+        qtbot.keyClick(dialog.lon, Qt.Key.Key_Return)  # Enter in the last field saves
+    with db.session() as s:
+        (visit,) = list_visits(session=s, account_id=bare)
+    assert (visit.checkin_lat, visit.checkin_lon, visit.outcome) == (59.1, 18.2, DEFAULT_OUTCOMES[3])
