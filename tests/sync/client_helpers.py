@@ -336,3 +336,47 @@ def assert_converged(h: Any, laptop: Laptop) -> None:
 def server_count(h: Any, model: Any, *where: Any) -> int:
     with h.db.read() as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+# --- local writes ------------------------------------------------------------------------
+
+
+def log_visit(laptop: Laptop, account_id: str, when: Any = None, outcome: str = "order") -> str:
+    from datetime import UTC, datetime, timedelta
+
+    from fieldcrm.services.visits import log_visit as _log
+
+    when = when or datetime.now(UTC) - timedelta(hours=2)
+    with laptop.db.session() as s:
+        return _log(session=s, account_id=account_id, rep_id=None,
+                    fields={"checked_in_at": when, "outcome": outcome, "notes": "n"}).id
+
+
+def add_contact(laptop: Laptop, account_id: str, name: str) -> str:
+    from fieldcrm.services.contacts import create_contact
+
+    with laptop.db.session() as s:
+        return create_contact(session=s, account_id=account_id, fields={"name": name}).id
+
+
+def sync_until_ok(laptop: Laptop, tries: int = 40, **kw: Any) -> Any:
+    """Sync, retrying while the link fails (as the background scheduler would)."""
+    from fieldcrm.errors import SyncError
+
+    last: Exception | None = None
+    for _ in range(tries):
+        try:
+            return laptop.sync(**kw)
+        except SyncError as exc:
+            if exc.kind not in ("offline", "busy"):
+                raise
+            last = exc
+    raise AssertionError(f"{laptop.username}: still failing after {tries} tries: {last}")
+
+
+def outbox_mutation_ids(laptop: Laptop, states: tuple[str, ...] = ("acked",)) -> set[str]:
+    from fieldcrm.db.models import OutboxRecord
+
+    with laptop.db.session() as s:
+        return set(s.scalars(select(OutboxRecord.mutation_id).where(
+            OutboxRecord.state.in_(states))))
