@@ -116,6 +116,7 @@ def _install_excepthook(window: Any, headless: bool) -> Callable[..., Any]:
 
 def run_app(args: argparse.Namespace) -> int:
     """Run the desktop app (or render a screenshot with ``--screenshot``); return the exit code."""
+    started = time.perf_counter()
     headless = bool(getattr(args, "screenshot", None))
     pin_refcounts()
     settings = AppSettings()
@@ -131,11 +132,13 @@ def run_app(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         _startup_error(str(exc), headless)
         return 2
+    log.info("Opened %s in %.3f s", path, time.perf_counter() - started)
     from fieldcrm.ui.main_window import MainWindow
     from fieldcrm.ui.tasks import TaskRunner
 
     runner = TaskRunner(db)
     window = MainWindow(runner, restore_state=not headless)
+    _log_when_usable(window, started)
     previous_hook = _install_excepthook(window, headless)
     try:
         if headless:
@@ -146,11 +149,32 @@ def run_app(args: argparse.Namespace) -> int:
         return int(app.exec())
     finally:
         sys.excepthook = previous_hook
-        window.close()
-        runner.shutdown()
-        window.deleteLater()
-        app.processEvents()
+        _tear_down(window, runner)
         db.close()
+
+
+def _log_when_usable(window: Any, started: float) -> None:
+    """Log when the first page of the list is on screen (bench/cold_start.py reads this line)."""
+    from PySide6.QtCore import Qt
+
+    def usable(total: int) -> None:
+        log.info("Window usable: first page of %d accounts shown %.3f s after start "
+                 "(epoch %.3f)", total, time.perf_counter() - started, time.time())
+
+    window.accounts.model.sig_loaded.connect(usable, Qt.ConnectionType.SingleShotConnection)
+
+
+def _tear_down(window: Any, runner: Any) -> None:
+    """Stop the workers, drop results nobody will read, delete the window before the app."""
+    import shiboken6
+
+    window.close()
+    runner.shutdown()
+    relay = getattr(runner, "_relay", None)  # queued deliveries would reach deleted widgets
+    if relay is not None and shiboken6.isValid(relay):
+        shiboken6.delete(relay)
+    if shiboken6.isValid(window):
+        shiboken6.delete(window)  # QtWebEngine pages must go before their profile does
 
 
 # -- headless screenshot ------------------------------------------------------------------------

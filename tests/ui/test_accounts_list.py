@@ -20,11 +20,13 @@ from fieldcrm.domain.ids import new_id
 from fieldcrm.domain.records import AccountFilter
 from fieldcrm.errors import DatabaseError
 from fieldcrm.services.accounts import create_account
+from fieldcrm.ui.app import pin_refcounts
 from fieldcrm.ui.models import account_table_model
 from fieldcrm.ui.models.account_table_model import AccountTableModel
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
+pin_refcounts()
 N_ACCOUNTS = 450
 WORDS = ("Alpha", "Bravo", "Charlie", "Delta", "Echo")
 

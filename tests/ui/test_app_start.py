@@ -1,0 +1,147 @@
+"""Starting the app: bad databases get a clear message and a non-zero exit; --screenshot works."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# QtWebEngine must be loaded before any QApplication exists (run_app shares the test's app).
+from PySide6 import QtWebEngineWidgets  # noqa: F401
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+from fieldcrm.db.engine import open_database
+from fieldcrm.services.accounts import create_account
+from fieldcrm.ui import app as app_module
+from fieldcrm.ui.app import pin_refcounts, run_app
+
+pin_refcounts()
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _args(db: Path, screenshot: Path | None = None, view: str = "list") -> argparse.Namespace:
+    return argparse.Namespace(db=str(db), screenshot=str(screenshot) if screenshot else None,
+                              view=view, command=None)
+
+
+def _cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run([sys.executable, "-m", "fieldcrm", *argv], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch, qapp: Any) -> list[tuple[str, str]]:
+    """Record the start-up error dialogs instead of showing them; keep logging out of the way."""
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(QMessageBox, "critical",
+                        lambda _parent, title, text, *_a: shown.append((title, text)))
+    monkeypatch.setattr(app_module, "_setup_logging", lambda _level: None)
+    return shown
+
+
+def test_corrupt_file_gets_a_dialog_and_exit_2(tmp_path: Path,
+                                               dialogs: list[tuple[str, str]]) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(b"This is a shopping list, not SQLite.\n" * 200)
+    before = path.read_bytes()
+    assert run_app(_args(path)) == 2
+    assert dialogs == [("fieldcrm cannot open the database",
+                        f"The file {path} is not a fieldcrm database, or it is damaged.")]
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.db"]
+
+
+def test_newer_database_is_refused_untouched(tmp_path: Path,
+                                             dialogs: list[tuple[str, str]]) -> None:
+    path = tmp_path / "future.db"
+    open_database(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffff'")
+    conn.close()
+    before = path.read_bytes()
+    assert run_app(_args(path)) == 2
+    ((title, text),) = dialogs
+    assert "newer version of fieldcrm" in text and str(path) in text
+    assert path.read_bytes() == before
+
+
+def test_headless_bad_database_prints_and_exits_non_zero(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    path.write_bytes(b"\x00garbage" * 1000)
+    out = tmp_path / "shot.png"
+    result = _cli("--db", str(path), "--screenshot", str(out))
+    assert result.returncode == 2
+    assert f"The file {path} is not a fieldcrm database, or it is damaged." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.fixture
+def small_db(tmp_path: Path) -> Path:
+    path = tmp_path / "small.db"
+    database = open_database(path)
+    with database.session() as s:
+        for i, city in enumerate(("Uppsala", "Enköping", "Gävle", "Västerås")):
+            create_account(session=s, fields={"name": f"Shop {i} {city}", "city": city,
+                                              "lat": 59.8 + i / 10, "lon": 17.6 + i / 10})
+    database.close()
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("view", ["list", "account"])
+def test_screenshot_writes_a_png(small_db: Path, tmp_path: Path, view: str) -> None:
+    out = tmp_path / f"{view}.png"
+    result = _cli("--db", str(small_db), "--screenshot", str(out), "--view", view)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    image = QImage(str(out))
+    assert not image.isNull()
+    assert image.width() >= 1400 and image.height() >= 900
+
+
+@pytest.mark.webengine
+@pytest.mark.slow
+def test_screenshot_of_the_map_waits_for_the_map(small_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "map.png"
+    result = _cli("--db", str(small_db), "--screenshot", str(out), "--view", "map")
+    assert result.returncode == 0, result.stderr
+    assert not QImage(str(out)).isNull()
+
+
+def test_main_window_wiring(small_db: Path, qtbot: Any) -> None:
+    from fieldcrm.ui.main_window import TAB_ACCOUNT, MainWindow
+    from fieldcrm.ui.tasks import TaskRunner
+
+    database = open_database(small_db)
+    runner = TaskRunner(database)
+    window = MainWindow(runner, restore_state=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        with qtbot.waitSignal(window.accounts.model.sig_loaded, timeout=10_000):
+            window.start()
+        qtbot.waitUntil(lambda: "4 changes waiting to sync" in window.pending_label.text(),
+                        timeout=10_000)
+        assert window.accounts.count_label.text() == "4 accounts"
+        assert not window.act_log.isEnabled()
+        first = window.accounts.model.account_id(0)
+        with qtbot.waitSignal(window.account_panel.sig_loaded, timeout=10_000) as shown:
+            window.accounts.select_row(0)
+        assert shown.args == [first]
+        assert window.tabs.currentIndex() == TAB_ACCOUNT
+        assert window.act_log.isEnabled()
+        shortcuts = {a.shortcut().toString() for a in (window.act_find, window.act_new, window.act_log)}
+        assert shortcuts == {"Ctrl+F", "Ctrl+N", "Ctrl+L"}
+    finally:
+        window.close()
+        runner.shutdown()
+        database.close()
