@@ -42,6 +42,16 @@ def create_statements() -> list[str]:
     return out
 
 
+def trigger_statements() -> list[str]:
+    """Return only the CREATE TRIGGER statements (to restore triggers after a bulk load)."""
+    return [s for s in create_statements() if s.startswith("CREATE TRIGGER")]
+
+
+def drop_trigger_statements() -> list[str]:
+    """Return the statements that remove the triggers but keep the FTS tables."""
+    return [f"DROP TRIGGER IF EXISTS {t}_fts_{s}" for t in _SOURCES for s in ("ai", "ad", "au")]
+
+
 def drop_statements() -> list[str]:
     """Return the statements that remove the FTS tables and triggers."""
     out: list[str] = []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from shapely.geometry import MultiPoint, mapping
+from shapely.geometry import MultiPoint, mapping, shape
+from shapely.geometry.base import BaseGeometry
 
 
 def cluster_centres(lons: np.ndarray, lats: np.ndarray, k: int, *, seed: int, rounds: int = 12) -> np.ndarray:
@@ -23,9 +24,35 @@ def cluster_centres(lons: np.ndarray, lats: np.ndarray, k: int, *, seed: int, ro
     return centres
 
 
-def voronoi_cover(lons: np.ndarray, lats: np.ndarray, centres: np.ndarray, *, margin_deg: float = 0.3) -> list[dict]:
-    """Return GeoJSON polygons (one per centre, same order) that tile a buffer around the points."""
+def country_outline(country: str) -> BaseGeometry | None:
+    """Return the Natural Earth outline of an ISO alpha-2 country from the shipped basemap."""
+    import pycountry
+
+    from fieldcrm.geo.maps import load_basemap
+
+    record = pycountry.countries.get(alpha_2=country.upper())
+    if record is None:
+        return None
+    names = {getattr(record, a, None) for a in ("name", "common_name", "official_name")} - {None}
+    for feature in load_basemap("countries")["features"]:
+        if feature["properties"].get("name") in names:
+            return shapely.make_valid(shape(feature["geometry"]))
+    return None
+
+
+def voronoi_cover(lons: np.ndarray, lats: np.ndarray, centres: np.ndarray, *, margin_deg: float = 0.3,
+                  country: str | None = None) -> list[dict]:
+    """Return GeoJSON polygons (one per centre, same order) that tile the area of the points.
+
+    The area is the points' convex hull plus a margin, cut to the country's outline (plus the
+    margin, so coastal accounts stay inside) when the basemap knows the country.
+    """
     hull = MultiPoint(np.column_stack([lons, lats])).convex_hull.buffer(margin_deg)
+    outline = country_outline(country) if country else None
+    if outline is not None:
+        land = outline.buffer(margin_deg).intersection(hull)
+        if land.covers(MultiPoint(np.column_stack([lons, lats]))):
+            hull = land
     seeds = MultiPoint(centres)
     cells = shapely.voronoi_polygons(seeds, extend_to=hull.envelope)
     out: list[dict] = []

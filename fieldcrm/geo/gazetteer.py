@@ -45,6 +45,21 @@ def fold_variants(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((fold(text), fold(text.translate(_GERMANIC)))))
 
 
+_ASCII_UMLAUTS = {
+    **dict.fromkeys(("SE", "FI", "DE", "AT", "CH", "EE"), {"AE": "Ä", "OE": "Ö", "UE": "Ü"}),
+    **dict.fromkeys(("DK", "NO"), {"AE": "Æ", "OE": "Ø"}),
+}
+
+
+def _unascii(name: str, country: str) -> str:
+    """Undo GeoNames' ASCII spelling where it is unambiguous: a capital pair that starts a word
+    (AElvdalen → Älvdalen, OErebro → Örebro); ``ae`` inside a word is left alone (Michael)."""
+    table = _ASCII_UMLAUTS.get(country)
+    if not table:
+        return name
+    return re.sub(r"\b(AE|OE|UE)(?=[a-z])", lambda m: table.get(m.group(1), m.group(1)), name)
+
+
 @functools.cache
 def _big_cities() -> dict[tuple[str, float, float], tuple[str, int]]:
     """Proper (UTF-8) names and populations of places with 15,000+ inhabitants, by position."""
@@ -80,7 +95,8 @@ def _all_places() -> tuple[Place, ...]:
     with source.open("r", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             cc, lat, lon = row["cc"], float(row["lat"]), float(row["lon"])
-            name, pop = big.get((cc, round(lat, 3), round(lon, 3)), (row["name"], DEFAULT_POPULATION))
+            name, pop = big.get((cc, round(lat, 3), round(lon, 3)),
+                                (_unascii(row["name"], cc), DEFAULT_POPULATION))
             places.append(Place(name, row["admin1"], row["admin2"], cc, lat, lon, pop, row["name"]))
     return tuple(places)
 

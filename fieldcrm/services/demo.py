@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from fieldcrm.db.models import (
@@ -29,6 +29,7 @@ from fieldcrm.db.models import (
     UserRow,
     VisitRecord,
 )
+from fieldcrm.db.search_sql import drop_trigger_statements, rebuild_statements, trigger_statements
 from fieldcrm.domain.enums import DEFAULT_CADENCE_DAYS, DEFAULT_OUTCOMES
 from fieldcrm.errors import InvalidInput
 from fieldcrm.geo import gazetteer
@@ -145,17 +146,21 @@ def build_demo(*, session: Session, accounts: int = 2000, seed: int = 1, country
     lons = base_lon + nprng.normal(0, 1, accounts) * spread / np.cos(np.radians(base_lat))
     k = rng.randint(8, 12)
     centres = cluster_centres(lons, lats, k, seed=seed)
-    shapes = voronoi_cover(lons, lats, centres)
+    shapes = voronoi_cover(lons, lats, centres, country=country)
     terr_ids = [ids() for _ in range(k)]
     from shapely.geometry import shape
 
     index = assign_points(lons, lats, list(zip(terr_ids, [shape(s) for s in shapes], strict=True)))
-    territories = []
+    territories, used = [], set()
     for j, (tid, geom) in enumerate(zip(terr_ids, shapes, strict=True)):
         members = picks[index == j]
-        biggest = max((places[i] for i in set(members.tolist())), key=lambda p: p.population,
-                      default=None)
+        # Named after the territory's largest town that no other territory is named after.
+        counts = np.bincount(members, minlength=len(places)) if len(members) else np.zeros(1)
+        towns = sorted({places[i] for i in set(members.tolist()) if counts[i] >= 3},
+                       key=lambda p: -p.population)
+        biggest = next((p for p in towns if p.name not in used), None)
         label = biggest.name if biggest else f"Area {j + 1}"
+        used.add(label)
         territories.append({"id": tid, "name": label, "color": COLORS[j % len(COLORS)],
                             "geojson": json.dumps(geom), "rep_id": reps[j % len(reps)]["id"],
                             "region": biggest.region if biggest else ""})
@@ -165,6 +170,11 @@ def build_demo(*, session: Session, accounts: int = 2000, seed: int = 1, country
     visits, sales, opps = _history(rng, ids, acc_rows, now, today)
     _plan_today(rng, ids, acc_rows, visits, reps[0]["id"], now)
     report(4, 6, "Saving")
+    # Bulk load without the search triggers, then index everything in one pass: far faster
+    # than a trigger per row. All of it is one transaction, so a failure leaves nothing behind.
+    session.execute(text("PRAGMA cache_size=-262144"))
+    for statement in drop_trigger_statements():
+        session.execute(text(statement))
     for model, rows in ((UserRow, users), (TerritoryRow, territories), (AccountRecord, acc_rows),
                         (ContactRecord, contacts), (VisitRecord, visits), (SaleRecord, sales),
                         (OpportunityRecord, opps)):
@@ -172,6 +182,9 @@ def build_demo(*, session: Session, accounts: int = 2000, seed: int = 1, country
             session.execute(insert(model), rows[start:start + 20_000])
     for tier, days in DEFAULT_CADENCE_DAYS.items():
         session.merge(CadenceRecord(tier=tier.value, days=days))
+    report(5, 6, "Indexing for search")
+    for statement in rebuild_statements() + trigger_statements():
+        session.execute(text(statement))
     session.merge(Meta(key="current_user_id", value=reps[0]["id"]))
     session.merge(Meta(key="demo", value=json.dumps({"seed": seed, "country": country, "accounts": accounts})))
     session.commit()
