@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
 from fieldcrm.db.models import OutboxRecord, VisitRecord
@@ -105,7 +106,7 @@ def test_invalid_input_is_shown_inline_and_nothing_is_written(qtbot, db, runner,
 
 def test_service_errors_land_under_their_field(qtbot, db, runner, account_id):
     dialog = _form(qtbot, runner, account_id)
-    dialog.checked_in.setDateTime(QDateTime.currentDateTime().addSecs(3 * 3600))
+    dialog.checked_in.setDateTime(dialog.checked_in.dateTime().addSecs(3 * 3600))
     qtbot.keyClick(dialog.notes, Qt.Key.Key_2, CTRL)
     qtbot.keyClick(dialog.notes, Qt.Key.Key_Return, CTRL)
     qtbot.waitUntil(lambda: dialog.form.error("checked_in_at") != "", timeout=5000)
@@ -134,12 +135,15 @@ def test_plan_visit_dialog(qtbot, db, runner, account_id):
     dialog = PlanVisitDialog(runner, account_id)
     qtbot.addWidget(dialog)
     dialog.show()
+    qtbot.waitUntil(dialog.is_ready)
     with qtbot.waitSignal(dialog.sig_saved, timeout=5000):
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     with db.session() as s:
         (visit,) = list_visits(session=s, account_id=account_id)
     assert visit.status.value == "planned" and visit.planned_at > datetime.now(UTC)
-    assert visit.planned_at.astimezone().hour == 9 and visit.duration_min == 30
+    stockholm = visit.planned_at.astimezone(ZoneInfo("Europe/Stockholm"))  # the settings' zone
+    assert (stockholm.hour, stockholm.minute, visit.duration_min) == (9, 0, 30)
+    assert stockholm.weekday() < 5
 
 
 def test_typed_position_when_the_account_has_none(qtbot, db, runner):

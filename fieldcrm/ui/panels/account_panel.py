@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from functools import partial
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -41,6 +40,7 @@ from fieldcrm.ui.widgets.contacts_box import ContactsBox
 from fieldcrm.ui.widgets.form import if_alive
 from fieldcrm.ui.widgets.nearby import NearbyBox
 from fieldcrm.ui.widgets.timeline import KIND_ROLE, TimelineList
+from fieldcrm.ui.widgets.when import zone
 
 _WARN, _LATE = "#b26a00", "#b3261e"
 
@@ -88,13 +88,6 @@ def load_nearby(session: Session, *, account_id: str, km: float) -> list[Nearby]
         return accounts_within(session=session, account_id=account_id, km=km)
     except NotFound:
         return None
-
-
-def _zone(name: str) -> tzinfo | None:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None  # the laptop's own zone
 
 
 def cadence_text(d: AccountDetail, tz: tzinfo | None) -> tuple[str, str]:
@@ -290,7 +283,7 @@ class AccountPanel(QWidget):
         if d.account.id != self._account_id:
             return
         self._detail = d
-        a, tz = d.account, _zone(d.timezone)
+        a, tz = d.account, zone(d.timezone)
         self.name_label.setText(a.name)
         chips = [(a.status.value.capitalize(), STATUS_COLOURS.get(a.status.value, "#607d8b"), "white"),
                  (f"Tier {a.tier.value}", TIER_COLOURS.get(a.tier.value, "#607d8b"), "white")]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal, Slot
+from PySide6.QtCore import QDate, Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -36,6 +36,14 @@ from fieldcrm.services.settings import current_user, load_settings
 from fieldcrm.ui.errors import show_error
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 from fieldcrm.ui.widgets.form import FormFields, if_alive, read_coordinates
+from fieldcrm.ui.widgets.when import (
+    from_wall,
+    next_working_morning,
+    now_wall,
+    people_text,
+    to_date,
+    zone,
+)
 
 NO_DATE = QDate(2000, 1, 1)
 """The follow-up editor's minimum, shown as "None" (QDateEdit has no empty state)."""
@@ -50,6 +58,7 @@ class VisitFormData:
     outcomes: tuple[str, ...]
     rep_id: str | None
     planned: Visit | None
+    timezone: str = ""
 
 
 def load_visit_form_data(session: Session, *, account_id: str,
@@ -70,18 +79,9 @@ def load_visit_form_data(session: Session, *, account_id: str,
             raise NotFound("That planned visit does not exist.")
         planned = found[0]
     user = current_user(session=session)
-    outcomes = load_settings(session=session).outcomes
-    return VisitFormData(account, outcomes, user.id if user else None, planned)
-
-
-def to_utc(value: QDateTime) -> datetime:
-    """Return a QDateTime (local time in the editor) as an aware UTC datetime."""
-    return datetime.fromtimestamp(value.toSecsSinceEpoch(), UTC)
-
-
-def local_text(value: datetime) -> str:
-    """Format an aware datetime in the laptop's time zone for people."""
-    return value.astimezone().strftime("%a %d %b %Y, %H:%M")
+    settings = load_settings(session=session)
+    return VisitFormData(account, settings.outcomes, user.id if user else None, planned,
+                         settings.timezone)
 
 
 class VisitFormDialog(QDialog):
@@ -97,6 +97,7 @@ class VisitFormDialog(QDialog):
         self._account_id = account_id
         self._planned_id = planned_visit_id
         self._data: VisitFormData | None = None
+        self._tz: tzinfo | None = None
         self.setWindowTitle("Complete planned visit" if planned_visit_id else "Log visit")
         self._heading = QLabel("Loading…", self)
         self._heading.setWordWrap(True)
@@ -148,7 +149,7 @@ class VisitFormDialog(QDialog):
         self.checked_in = form.add("checked_in_at", "&Check-in", QDateTimeEdit(self))
         self.checked_in.setCalendarPopup(True)
         self.checked_in.setDisplayFormat("ddd d MMM yyyy  HH:mm")
-        self.checked_in.setDateTime(QDateTime.currentDateTime())
+        self.checked_in.setDateTime(now_wall(None))
         self._build_position()
         for i in range(1, 10):
             QShortcut(QKeySequence(f"Ctrl+{i}"), self, partial(self._pick_outcome, i - 1))
@@ -199,7 +200,7 @@ class VisitFormDialog(QDialog):
 
     def follow_up_date(self) -> date | None:
         value = self.follow_up.date()
-        return None if value <= NO_DATE else date(value.year(), value.month(), value.day())
+        return None if value <= NO_DATE else to_date(value)
 
     def _pick_outcome(self, index: int) -> None:
         if index < self.outcome.count():
@@ -219,6 +220,8 @@ class VisitFormDialog(QDialog):
 
     def _on_data_loaded(self, data: VisitFormData) -> None:
         self._data = data
+        self._tz = zone(data.timezone)
+        self.checked_in.setDateTime(now_wall(self._tz))
         a = data.account
         for i, outcome in enumerate(data.outcomes):
             self.outcome.addItem(f"{outcome}", outcome)
@@ -243,7 +246,7 @@ class VisitFormDialog(QDialog):
         place = ", ".join(x for x in (a.street, a.city) if x)
         text = f"<b style='font-size:13pt'>{_escape(a.name)}</b><br>{_escape(place)}"
         if data.planned is not None and data.planned.planned_at is not None:
-            text += f"<br>Completing the visit planned for {local_text(data.planned.planned_at)}."
+            text += f"<br>Completing the visit planned for {people_text(data.planned.planned_at, self._tz)}."
         return text
 
     def _on_load_failed(self, exc: BaseException) -> None:
@@ -254,7 +257,7 @@ class VisitFormDialog(QDialog):
         """Return (the visit fields to log, client-side errors by field)."""
         assert self._data is not None
         errors: dict[str, str] = {}
-        when = to_utc(self.checked_in.dateTime())
+        when = from_wall(self.checked_in.dateTime(), self._tz)
         if self.use_account.isChecked():
             lat, lon = self._data.account.lat, self._data.account.lon
         else:
@@ -264,7 +267,7 @@ class VisitFormDialog(QDialog):
         if not outcome:
             errors["outcome"] = "Outcome: choose one (Ctrl+1 picks the first)."
         follow = self.follow_up_date()
-        if follow is not None and follow < self.checked_in.date().toPython():
+        if follow is not None and follow < to_date(self.checked_in.date()):
             errors["follow_up_on"] = "Follow-up date is before the visit."
         if not 1 <= self.duration.value() <= 24 * 60:
             errors["duration_min"] = "Duration must be between 1 minute and 24 hours."
@@ -312,14 +315,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def next_working_morning(now: QDateTime | None = None) -> QDateTime:
-    """Return 09:00 on the next weekday after ``now`` (the default planned time)."""
-    day = (now or QDateTime.currentDateTime()).date().addDays(1)
-    while day.dayOfWeek() > 5:
-        day = day.addDays(1)
-    return QDateTime(day, QTime(9, 0))
-
-
 class PlanVisitDialog(QDialog):
     """Pick a date and time and put a planned visit to ``account_id`` in the agenda."""
 
@@ -330,9 +325,10 @@ class PlanVisitDialog(QDialog):
         super().__init__(parent)
         self._runner = runner
         self._account_id = account_id
+        self._tz: tzinfo | None = None
         self.setWindowTitle("Plan visit")
         self.form = FormFields(self)
-        self.when = self.form.add("planned_at", "&When", QDateTimeEdit(next_working_morning(), self))
+        self.when = self.form.add("planned_at", "&When", QDateTimeEdit(next_working_morning(None), self))
         self.when.setCalendarPopup(True)
         self.when.setDisplayFormat("ddd d MMM yyyy  HH:mm")
         self.duration = self.form.add("duration_min", "&Duration", QSpinBox(self))
@@ -349,10 +345,21 @@ class PlanVisitDialog(QDialog):
         layout.addWidget(self.form)
         layout.addWidget(self._buttons)
         self.setMinimumWidth(340)
+        self.save_button.setEnabled(False)  # until the time zone is known
+        runner.query(lambda s: load_settings(session=s).timezone,
+                     if_alive(self, self._on_timezone_loaded), parent=self)
+
+    def is_ready(self) -> bool:
+        return self.save_button.isEnabled()
+
+    def _on_timezone_loaded(self, name: str) -> None:
+        self._tz = zone(name)
+        self.when.setDateTime(next_working_morning(self._tz))
+        self.save_button.setEnabled(True)
 
     @Slot()
     def _on_save_clicked(self) -> None:
-        when = to_utc(self.when.dateTime())
+        when = from_wall(self.when.dateTime(), self._tz)
         if when < datetime.now(UTC).replace(second=0, microsecond=0):
             self.form.set_errors({"planned_at": "When: that time has passed; log the visit instead."})
             return
