@@ -50,6 +50,7 @@ class Laptop:
         from fieldcrm.sync.client import RetryPolicy, SyncClient
 
         self.username = username
+        self.syncs = 0
         self.path = folder / f"{username}-{next(_serial)}.db"
         self.db = open_database(self.path)
         client_kw.setdefault("retry", RetryPolicy(attempts=2, base_s=0.01, max_wait_s=0.05))
@@ -62,10 +63,14 @@ class Laptop:
 
         return login(self.db, self.client, self.username, password)
 
-    def sync(self, **kw: Any) -> Any:
+    def sync(self, *, allow_mismatch: bool = False, **kw: Any) -> Any:
+        """One cycle; G15: a verify mismatch outside a corruption test is a failure."""
         from fieldcrm.services.sync import sync_once
 
-        return sync_once(db=self.db, client=self.client, **kw)
+        summary = sync_once(db=self.db, client=self.client, **kw)
+        assert allow_mismatch or not summary.mismatched, f"spurious resync {summary.mismatched}"
+        self.syncs += 1
+        return summary
 
     def session(self) -> Any:
         return self.db.session()
