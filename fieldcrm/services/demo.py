@@ -165,7 +165,7 @@ def build_demo(*, session: Session, accounts: int = 2000, seed: int = 1, country
                             "geojson": json.dumps(geom), "rep_id": reps[j % len(reps)]["id"],
                             "region": biggest.region if biggest else ""})
     report(2, 6, "Writing accounts")
-    acc_rows, contacts = _accounts(rng, ids, places, picks, lats, lons, index, territories, country)
+    acc_rows, contacts = _accounts(rng, ids, places, picks, lats, lons, index, territories, country, now)
     report(3, 6, "Writing a year of visits and sales")
     visits, sales, opps = _history(rng, ids, acc_rows, now, today)
     _plan_today(rng, ids, acc_rows, visits, reps[0]["id"], now)
@@ -195,7 +195,7 @@ def build_demo(*, session: Session, accounts: int = 2000, seed: int = 1, country
 
 def _accounts(rng: random.Random, ids: _Ids, places: list[gazetteer.Place], picks: np.ndarray,
               lats: np.ndarray, lons: np.ndarray, index: np.ndarray, territories: list[dict],
-              country: str) -> tuple[list[dict], list[dict]]:
+              country: str, now: datetime) -> tuple[list[dict], list[dict]]:
     suffix = SUFFIX.get(country, "Ltd")
     statuses = rng.choices(("customer", "prospect", "lead", "former"), (45, 25, 25, 5), k=len(picks))
     tiers = rng.choices(("A", "B", "C"), (15, 35, 50), k=len(picks))
@@ -208,7 +208,9 @@ def _accounts(rng: random.Random, ids: _Ids, places: list[gazetteer.Place], pick
         precise = rng.random() < 0.85
         domain = "".join(c for c in gazetteer.fold(name.split(" ")[0]) if c.isalnum()) or "firma"
         aid = ids()
+        created = now - timedelta(days=rng.randint(380, 1500), minutes=rng.randint(0, 600))
         rows.append({
+            "created_at": created, "updated_at": created,
             "id": aid, "name": name, "status": statuses[i], "tier": tiers[i],
             "owner_id": t["rep_id"] if t else None, "territory_id": t["id"] if t else None,
             "tags": ",".join(rng.sample(TAGS, rng.choice((0, 0, 1, 2)))),
@@ -225,6 +227,7 @@ def _accounts(rng: random.Random, ids: _Ids, places: list[gazetteer.Place], pick
         for _ in range(rng.choice((1, 1, 2, 3))):
             first, last = rng.choice(FIRST), rng.choice(LAST)
             contacts.append({"id": ids(), "account_id": aid, "name": f"{first} {last}",
+                             "created_at": created, "updated_at": created,
                              "title": rng.choice(TITLES), "phone": _phone(rng, country),
                              "phone_raw": "", "phone_valid": True,
                              "email": f"{gazetteer.fold(first)}.{gazetteer.fold(last)}@{domain}{i}.example",
@@ -262,7 +265,9 @@ def _history(rng: random.Random, ids: _Ids, accounts: list[dict], now: datetime,
                               "amount_minor": int(scale * rng.lognormvariate(0, 0.6)), "currency": "SEK"})
         if acc["status"] in ("prospect", "customer") and rng.random() < 0.2:
             stage = rng.choice(("qualify", "proposal", "negotiation", "won", "lost"))
+            touched = now - timedelta(days=rng.randint(1, 90))
             opps.append({"id": ids(), "account_id": acc["id"], "owner_id": acc["owner_id"],
+                         "created_at": touched, "updated_at": touched,
                          "name": f"{rng.choice(TRADES)} order", "stage": stage,
                          "amount_minor": rng.randint(5, 400) * 1000_00, "currency": "SEK",
                          "expected_close": today + timedelta(days=rng.randint(-30, 120))})
