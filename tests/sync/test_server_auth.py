@@ -33,12 +33,23 @@ def test_missing_and_tampered_token_get_401(srv):
     r = srv.client.post("/v1/sync/pull", json=body, headers={"X-Sync-Protocol": "1"})
     assert r.status_code == 401 and "missing bearer token" in r.json()["detail"]
     head, payload, sig = dev.tokens["access_token"].split(".")
-    forged = jwt.encode({"sub": "someone-else", "device_id": dev.tokens["device_id"], "aud": "sync",
-                         "iss": "fieldcrm-server", "exp": int(time.time()) + 600}, "guessed-key",
-                        algorithm="HS256")
+    forged = jwt.encode(
+        {
+            "sub": "someone-else",
+            "device_id": dev.tokens["device_id"],
+            "aud": "sync",
+            "iss": "fieldcrm-server",
+            "exp": int(time.time()) + 600,
+        },
+        "guessed-key",
+        algorithm="HS256",
+    )
     for token in (f"{head}.{payload}.{sig[:-2]}xx", forged, "not-a-jwt"):
-        r = srv.client.post("/v1/sync/pull", json=body,
-                            headers={"Authorization": f"Bearer {token}", "X-Sync-Protocol": "1"})
+        r = srv.client.post(
+            "/v1/sync/pull",
+            json=body,
+            headers={"Authorization": f"Bearer {token}", "X-Sync-Protocol": "1"},
+        )
         assert r.status_code == 401, token
         assert r.json()["detail"] == "invalid access token"
 
@@ -56,7 +67,10 @@ def test_expired_token_then_refresh_rotation(make_harness):
     new = r.json()
     assert new["refresh_token"] != old and new["device_id"] == dev.tokens["device_id"]
     dev.tokens = new
-    assert srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=dev.headers).status_code == 200
+    assert (
+        srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=dev.headers).status_code
+        == 200
+    )
     # The spent token is refused, and replaying it burns the token that replaced it too.
     r = srv.client.post("/v1/auth/refresh", json={"refresh_token": old})
     assert r.status_code == 401 and "already used" in r.json()["detail"]
@@ -80,8 +94,10 @@ def test_revoked_device_and_disabled_user_get_401(srv):
     r = srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=bob.headers)
     assert r.status_code == 401 and "disabled" in r.json()["detail"]
     # Logging in again on the revoked device id does not bring it back.
-    r = srv.client.post("/v1/auth/token", json={"username": "ann", "password": "pw-secret-1",
-                                                "device_id": dev.tokens["device_id"]})
+    r = srv.client.post(
+        "/v1/auth/token",
+        json={"username": "ann", "password": "pw-secret-1", "device_id": dev.tokens["device_id"]},
+    )
     assert r.status_code == 401
 
 
@@ -121,11 +137,15 @@ def test_protocol_header_outside_range_gets_426(srv):
     srv.add_user("ann")
     dev = srv.login("ann")
     for value in ("0", "2", "x"):
-        r = srv.client.post("/v1/sync/pull", json={"cursors": {}},
-                            headers={**dev.headers, "X-Sync-Protocol": value})
+        r = srv.client.post(
+            "/v1/sync/pull", json={"cursors": {}}, headers={**dev.headers, "X-Sync-Protocol": value}
+        )
         assert r.status_code == 426 and "1..1" in r.json()["detail"]
     headers = {"Authorization": dev.headers["Authorization"]}
-    assert srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=headers).status_code == 426
-    r = srv.client.post("/v1/sync/pull", json={"cursors": {}},
-                        headers={**dev.headers, "X-Schema-Version": "99"})
+    assert (
+        srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=headers).status_code == 426
+    )
+    r = srv.client.post(
+        "/v1/sync/pull", json={"cursors": {}}, headers={**dev.headers, "X-Schema-Version": "99"}
+    )
     assert r.status_code == 426 and "schema" in r.json()["detail"]

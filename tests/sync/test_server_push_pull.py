@@ -24,10 +24,20 @@ def test_round_trip_create_patch_visit_and_verify(srv):
     t, ann = _setup(srv)
     acc, contact, visit = new_id(), new_id(), new_id()
     results = ann.push(
-        ann.mutation("account", acc, "create", {"name": "Acme", "lat": 59.5, "lon": 18.0, "tier": "A"}),
+        ann.mutation(
+            "account", acc, "create", {"name": "Acme", "lat": 59.5, "lon": 18.0, "tier": "A"}
+        ),
         ann.mutation("contact", contact, "create", {"account_id": acc, "name": "Eva"}),
-        ann.mutation("visit", visit, "append", {"account_id": acc, "status": "completed",
-                                                "checked_in_at": "2026-05-04T10:00:00+02:00"}),
+        ann.mutation(
+            "visit",
+            visit,
+            "append",
+            {
+                "account_id": acc,
+                "status": "completed",
+                "checked_in_at": "2026-05-04T10:00:00+02:00",
+            },
+        ),
         ann.mutation("account", acc, "patch", {"notes": "likes coffee"}, base_version=1),
     )
     assert [r["status"] for r in results] == ["applied"] * 4
@@ -46,27 +56,41 @@ def test_round_trip_create_patch_visit_and_verify(srv):
     assert any(c["scope"] == f"user:{ann.user_id}" and c["id"] == visit for c in changes)
     # Verify: the digest over (entity, id, row_version) of what we hold matches.
     for s in (scope, f"user:{ann.user_id}"):
-        rows = {(c["entity"], c["id"]): c["data"]["row_version"] for c in changes
-                if c["scope"] == s and c["op"] == "upsert"}
+        rows = {
+            (c["entity"], c["id"]): c["data"]["row_version"]
+            for c in changes
+            if c["scope"] == s and c["op"] == "upsert"
+        }
         count, digest = scope_digest([(e, i, v) for (e, i), v in rows.items()])
-        body = {"scopes": {s: {"version": ann.cursors[s]["version"], "count": count, "digest": digest}}}
+        body = {
+            "scopes": {s: {"version": ann.cursors[s]["version"], "count": count, "digest": digest}}
+        }
         r = srv.client.post("/v1/sync/verify", json=body, headers=ann.headers).json()
         assert r == {"mismatched": [], "behind": [], "revoked": []}
     bad = {"scopes": {scope: {"version": ann.cursors[scope]["version"], "count": 1, "digest": 5}}}
     r = srv.client.post("/v1/sync/verify", json=bad, headers=ann.headers).json()
     assert r["mismatched"] == [scope]
     stale = {"scopes": {scope: {"version": 1, "count": 0, "digest": 0}}}
-    assert srv.client.post("/v1/sync/verify", json=stale, headers=ann.headers).json()["behind"] == [scope]
+    assert srv.client.post("/v1/sync/verify", json=stale, headers=ann.headers).json()["behind"] == [
+        scope
+    ]
 
 
 def test_duplicate_pushes_apply_once(srv):
     _t, ann = _setup(srv)
     acc = new_id()
-    batch = [ann.mutation("account", acc, "create", {"name": "Acme"}),
-             ann.mutation("visit", new_id(), "append", {"account_id": acc, "status": "completed",
-                                                        "checked_in_at": "2026-05-04T10:00:00Z"}),
-             ann.mutation("account", acc, "patch", {"tags": {"add": ["vip"], "remove": []}},
-                          base_version=1)]
+    batch = [
+        ann.mutation("account", acc, "create", {"name": "Acme"}),
+        ann.mutation(
+            "visit",
+            new_id(),
+            "append",
+            {"account_id": acc, "status": "completed", "checked_in_at": "2026-05-04T10:00:00Z"},
+        ),
+        ann.mutation(
+            "account", acc, "patch", {"tags": {"add": ["vip"], "remove": []}}, base_version=1
+        ),
+    ]
     first = ann.push(*batch)
     for _ in range(3):
         again = ann.push(*batch)
@@ -74,15 +98,20 @@ def test_duplicate_pushes_apply_once(srv):
         assert [r["original_result"] for r in again] == first
     assert _count(srv, "visit") == 1 and _count(srv, "applied_mutation") == 3
     # Same visit id under a new mutation id (a client bug) still gives one visit.
-    ann.push(ann.mutation("visit", batch[1]["entity_id"], "append",
-                          {"account_id": acc, "status": "completed"}))
+    ann.push(
+        ann.mutation(
+            "visit", batch[1]["entity_id"], "append", {"account_id": acc, "status": "completed"}
+        )
+    )
     assert _count(srv, "visit") == 1
 
 
 def test_pull_pages_end_on_transaction_boundaries(srv):
     _t, ann = _setup(srv)
     accounts = [new_id() for _ in range(7)]
-    ann.push(*[ann.mutation("account", a, "create", {"name": f"A{n}"}) for n, a in enumerate(accounts)])
+    ann.push(
+        *[ann.mutation("account", a, "create", {"name": f"A{n}"}) for n, a in enumerate(accounts)]
+    )
     seen, pages = [], 0
     while True:
         page = ann.pull_once(limit=3)
@@ -115,7 +144,10 @@ def test_tombstones_skipped_from_zero_but_sent_to_followers(srv):
 def test_malformed_and_oversized_push_is_4xx_without_writes(srv):
     _t, ann = _setup(srv)
     good = ann.mutation("account", new_id(), "create", {"name": "Fine"})
-    bad_entity = {**ann.mutation("account", new_id(), "create", {"name": "x"}), "entity": "spaceship"}
+    bad_entity = {
+        **ann.mutation("account", new_id(), "create", {"name": "x"}),
+        "entity": "spaceship",
+    }
     r = ann.push_raw([good, bad_entity])
     assert r.status_code == 422 and "mutations.1.entity" in r.json()["detail"]
     too_many = [ann.mutation("visit", new_id(), "append", {"account_id": "a"}) for _ in range(101)]
@@ -141,7 +173,9 @@ def test_bad_fields_are_rejected_per_mutation_with_a_message(srv):
         ann.mutation("account", new_id(), "create", {"name": "Mine", "territory_id": "T9"}),
     )
     assert results[0]["status"] == "rejected" and results[0]["code"] == "validation"
-    assert "tier must be one of" in results[0]["message"] and "colour unknown" in results[0]["message"]
+    assert (
+        "tier must be one of" in results[0]["message"] and "colour unknown" in results[0]["message"]
+    )
     assert results[1]["status"] == "applied"
     assert results[2]["code"] == "validation" and "append" in results[2]["message"]
     assert "territory_id can only be set on the server" in results[3]["message"]
