@@ -17,6 +17,7 @@ from fieldcrm.ui.panels.account_panel import AccountPanel
 from fieldcrm.ui.panels.contact_editor import ContactEditorDialog
 from fieldcrm.ui.panels.visit_form import VisitFormDialog
 from fieldcrm.ui.tasks import TaskRunner
+from fieldcrm.ui.widgets.timeline import KIND_ROLE
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 NOW = datetime.now(UTC)
@@ -176,6 +177,39 @@ def test_empty_states(qtbot, db, runner):
     assert not panel.buttons["map"].isEnabled() and not panel.nearby.route_button.isEnabled()
     assert panel.fields["visits"].text().startswith("Never visited")
     assert panel.contacts.names() == [] and panel.contacts.list.count() == 1
+
+
+def test_correct_a_logged_visit_and_cancel_a_planned_one(qtbot, db, runner, seeded):
+    from PySide6.QtCore import QDate
+
+    from fieldcrm.db.models import VisitAmendmentRecord
+    from fieldcrm.ui.widgets.correction import VisitCorrectionDialog
+
+    panel = _panel(qtbot, runner, seeded["main"])
+    item = next(panel.timeline.item(i) for i in range(panel.timeline.count())
+                if panel.timeline.item(i).data(KIND_ROLE) == "visit")
+    panel.timeline.itemDoubleClicked.emit(item)
+    dialog = panel.findChild(VisitCorrectionDialog)
+    qtbot.waitUntil(dialog.is_ready)
+    assert dialog.notes.toPlainText() == "Liked it" and dialog.outcome.currentText() == "Interested"
+    dialog.notes.selectAll()
+    qtbot.keyClicks(dialog.notes, "Liked it a lot")
+    follow = QDate.currentDate().addDays(7)
+    dialog.follow_up.setDate(follow)
+    with qtbot.waitSignal(panel.sig_loaded, timeout=5000):
+        qtbot.keyClick(dialog.next_step, Qt.Key.Key_Return)
+    texts = [panel.timeline.item(i).text() for i in range(panel.timeline.count())]
+    assert any("Liked it a lot" in t for t in texts)
+    with db.session() as s:
+        (amendment,) = s.query(VisitAmendmentRecord).all()
+        visit = next(v for v in list_visits(session=s, account_id=seeded["main"]) if v.checked_in_at)
+    assert "Liked it a lot" in amendment.fields_json and visit.follow_up_on == follow.toPython()
+    panel.ask_reason = lambda question: "Closed for the holidays"
+    with qtbot.waitSignal(panel.sig_loaded, timeout=5000):
+        panel.cancel_planned(seeded["planned"])
+    assert "cancelled" in panel.timeline.entry_kinds() and "planned" not in panel.timeline.entry_kinds()
+    assert any("Closed for the holidays" in panel.timeline.item(i).text()
+               for i in range(panel.timeline.count()))
 
 
 def test_signal_emits_keep_true_alive(qtbot):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from functools import partial
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QPoint, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -30,19 +31,19 @@ from fieldcrm.services import contacts as contact_service
 from fieldcrm.services.accounts import days_overdue, get_account
 from fieldcrm.services.mapping import Nearby, accounts_within, list_territories
 from fieldcrm.services.settings import list_users, load_settings
-from fieldcrm.services.visits import timeline
+from fieldcrm.services.visits import cancel_visit, timeline
 from fieldcrm.ui.panels.account_editor import AccountEditorDialog
 from fieldcrm.ui.panels.contact_editor import ContactEditorDialog
 from fieldcrm.ui.panels.visit_form import PlanVisitDialog, VisitFormDialog
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 from fieldcrm.ui.widgets.chips import STATUS_COLOURS, TAG_COLOUR, TIER_COLOURS, ChipRow
 from fieldcrm.ui.widgets.contacts_box import ContactsBox
+from fieldcrm.ui.widgets.correction import VisitCorrectionDialog
+from fieldcrm.ui.widgets.details_box import DetailsBox
 from fieldcrm.ui.widgets.form import if_alive
 from fieldcrm.ui.widgets.nearby import NearbyBox
 from fieldcrm.ui.widgets.timeline import KIND_ROLE, TimelineList
 from fieldcrm.ui.widgets.when import zone
-
-_WARN, _LATE = "#b26a00", "#b3261e"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,35 +91,6 @@ def load_nearby(session: Session, *, account_id: str, km: float) -> list[Nearby]
         return None
 
 
-def cadence_text(d: AccountDetail, tz: tzinfo | None) -> tuple[str, str]:
-    """Return the last-visit sentence and its colour ('' for the normal text colour)."""
-    every = f"tier {d.account.tier.value}: every {d.cadence_days} days"
-    last = d.account.last_visit_at
-    if last is None:
-        return f"Never visited ({every}).", _WARN
-    ago = (datetime.now(last.tzinfo) - last).days
-    relative = {0: "today", 1: "yesterday"}.get(ago, f"{_days(ago)} ago")
-    when = f"Last visit {last.astimezone(tz).strftime('%a %d %b %Y')} ({relative})"
-    overdue = d.days_overdue or 0
-    if overdue > 0:
-        return f"{when} · overdue by {_days(overdue)} ({every}).", _LATE
-    return f"{when} · next visit due in {_days(-overdue)} ({every}).", ""
-
-
-def _days(n: int) -> str:
-    return "1 day" if n == 1 else f"{n} days"
-
-
-def _value_label(parent: QWidget) -> QLabel:
-    label = QLabel("—", parent)
-    label.setWordWrap(True)
-    label.setOpenExternalLinks(False)  # tel:/mailto: are never opened by a stray click
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                  | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-    return label
-
-
 class AccountPanel(QWidget):
     """Shows one account and is where a rep edits it, logs and plans visits and adds contacts."""
 
@@ -137,6 +109,7 @@ class AccountPanel(QWidget):
         self._account_id: str | None = None
         self._detail: AccountDetail | None = None
         self.confirm = self._ask  # replaceable (tests); returns True to go ahead
+        self.ask_reason = self._ask_reason  # replaceable (tests); None = the user said no
         self._stack = QStackedWidget(self)
         self._placeholder = QLabel("Choose an account in the list, on the map or in Today "
                                    "to see its details here.", self)
@@ -168,6 +141,8 @@ class AccountPanel(QWidget):
         timeline_box = QGroupBox("Timeline", splitter)
         self.timeline = TimelineList(timeline_box)
         self.timeline.itemDoubleClicked.connect(self._on_timeline_double_clicked)
+        self.timeline.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.timeline.customContextMenuRequested.connect(self._on_timeline_context_menu)
         QVBoxLayout(timeline_box).addWidget(self.timeline)
         splitter.addWidget(timeline_box)
         splitter.setStretchFactor(0, 1)
@@ -198,14 +173,9 @@ class AccountPanel(QWidget):
         inner = QWidget(scroll)
         column = QVBoxLayout(inner)
         column.setContentsMargins(0, 0, 6, 0)
-        details = QGroupBox("Details", inner)
-        form = QFormLayout(details)
-        self.fields = {key: _value_label(details) for key in
-                       ("address", "phone", "email", "website", "notes", "visits")}
-        for key, caption in (("address", "Address"), ("phone", "Phone"), ("email", "Email"),
-                             ("website", "Website"), ("visits", "Visits"), ("notes", "Notes")):
-            form.addRow(caption, self.fields[key])
-        column.addWidget(details)
+        self.details = DetailsBox(inner)
+        self.fields = self.details.fields
+        column.addWidget(self.details)
         self.contacts = ContactsBox(inner)
         self.contacts.sig_edit_requested.connect(self.edit_contact)
         self.contacts.sig_delete_requested.connect(self.delete_contact)
@@ -291,7 +261,7 @@ class AccountPanel(QWidget):
         self.chips.set_chips(chips)
         self.meta_label.setText(f"Owner: {d.owner_name or 'nobody yet'}   ·   "
                                 f"Territory: {d.territory_name or 'none'}")
-        self._show_fields(d, tz)
+        self.details.show_account(a, d.cadence_days, d.days_overdue, tz)
         self.contacts.set_contacts(d.contacts)
         self.timeline.set_entries(list(d.timeline), tz)
         self.buttons["map"].setEnabled(a.lat is not None)
@@ -299,20 +269,6 @@ class AccountPanel(QWidget):
             self._load_nearby()
         self._stack.setCurrentIndex(1)
         self.sig_loaded.emit(a.id)
-
-    def _show_fields(self, d: AccountDetail, tz: tzinfo | None) -> None:
-        a = d.account
-        address = "\n".join(x for x in (a.street, " ".join(x for x in (a.postcode, a.city) if x),
-                                        ", ".join(x for x in (a.region, a.country) if x)) if x)
-        phone = a.phone if a.phone_valid else f"{a.phone_raw or a.phone}  (not a valid number)"
-        email = a.email if a.email_valid else f"{a.email}  (not a valid address)"
-        for key, text in (("address", address), ("phone", phone if a.phone else ""),
-                          ("email", email if a.email else ""), ("website", a.website),
-                          ("notes", a.notes)):
-            self.fields[key].setText(text or "—")
-        visits, colour = cadence_text(d, tz)
-        self.fields["visits"].setText(visits)
-        self.fields["visits"].setStyleSheet(f"color: {colour};" if colour else "")
 
     def _on_detail_failed(self, exc: BaseException) -> None:
         self._detail = None
@@ -340,10 +296,39 @@ class AccountPanel(QWidget):
                 or changes.settings or changes.sync):
             self.refresh()
 
+    def correct_visit(self, visit_id: str | None) -> VisitCorrectionDialog | None:
+        """Open the correction dialog of a logged visit (an append-only amendment)."""
+        if self._account_id is None or not visit_id:
+            return None
+        return self._open(VisitCorrectionDialog(self._runner, self._account_id, visit_id, self))
+
+    def cancel_planned(self, visit_id: str | None) -> None:
+        """Cancel a planned visit after asking for an optional reason."""
+        reason = self.ask_reason("Cancel this planned visit? Reason (optional):") if visit_id else None
+        if visit_id and reason is not None:
+            self._runner.write(lambda s: cancel_visit(session=s, visit_id=visit_id, reason=reason),
+                               ChangeSet(visits=True), parent=self)
+
     @Slot(QListWidgetItem)
     def _on_timeline_double_clicked(self, item: QListWidgetItem) -> None:
-        if item.data(KIND_ROLE) == "planned":
+        kind = item.data(KIND_ROLE)
+        if kind == "planned":
             self.log_visit(self._id_of(item))  # completing a planned visit
+        elif kind == "visit":
+            self.correct_visit(self._id_of(item))
+
+    @Slot(QPoint)
+    def _on_timeline_context_menu(self, pos: QPoint) -> None:
+        item = self.timeline.itemAt(pos)
+        kind, ref = (item.data(KIND_ROLE), self._id_of(item)) if item else (None, None)
+        menu = QMenu(self)
+        if kind == "planned":
+            menu.addAction("Complete visit…", lambda: self.log_visit(ref))
+            menu.addAction("Cancel visit…", lambda: self.cancel_planned(ref))
+        elif kind == "visit":
+            menu.addAction("Correct visit…", lambda: self.correct_visit(ref))
+        if not menu.isEmpty():
+            menu.popup(self.timeline.viewport().mapToGlobal(pos))
 
     @Slot()
     def _on_map_clicked(self) -> None:
@@ -365,6 +350,10 @@ class AccountPanel(QWidget):
     def _id_of(item: QListWidgetItem | None) -> str | None:
         value = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
         return str(value) if value else None
+
+    def _ask_reason(self, question: str) -> str | None:
+        text, ok = QInputDialog.getText(self, "Cancel visit", question)
+        return text if ok else None
 
     def _ask(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Please confirm", question)

@@ -77,7 +77,7 @@ class ContactEditorDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
         layout.addWidget(self._buttons)
-        self.resize(420, 360)
+        self.resize(440, self.sizeHint().height())
         if contact_id is not None:
             self._set_editable(False)
             runner.query(partial(load_contact, account_id=account_id, contact_id=contact_id),
