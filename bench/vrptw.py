@@ -28,8 +28,9 @@ from fieldcrm.geo.routing.model import (  # noqa: E402
     Stop,
     TimeWindow,
 )
+from fieldcrm.geo.routing.multistart import build_data  # noqa: E402
 from fieldcrm.geo.routing.schedule import build_plan, build_problem, is_feasible, route_km  # noqa: E402
-from fieldcrm.geo.routing.search import pyvrp_order, repair  # noqa: E402
+from fieldcrm.geo.routing.search import repair  # noqa: E402
 from fieldcrm.geo.routing.solver import plan_route  # noqa: E402
 
 DAY = date(2026, 11, 23)  # a Monday
@@ -65,7 +66,13 @@ def peer(stops, settings, model, seconds: float):
     """PyVRP HGS on the same prize-collecting model for `seconds`, then checked by ours."""
     p, rejected, warnings = build_problem(stops, settings, model)
     cand = [i for i in range(p.n) if is_feasible(p, [i])]
-    seq = pyvrp_order(p, cand, seconds)
+    import pyvrp
+    from pyvrp.stop import MaxRuntime
+
+    data, client_stop = build_data(p, cand)
+    res = pyvrp.solve(data, MaxRuntime(seconds), seed=1, collect_stats=False, display=False)
+    routes = res.best.routes()
+    seq = [client_stop[a.idx] for a in routes[0] if a.is_client()] if routes else []
     ok = is_feasible(p, seq)
     fixed, _ = repair(p, seq)
     return len(seq), route_km(p, seq), ok, build_plan(p, fixed, [], [])

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
-from fieldcrm.errors import Cancelled
 from fieldcrm.geo.routing.schedule import (
     END,
     START,
@@ -28,7 +24,7 @@ Progress = Callable[[float, str], None]
 ShouldCancel = Callable[[], bool]
 
 
-def _score(p: Problem, seq: Sequence[int]) -> tuple[int, int, float]:
+def score(p: Problem, seq: Sequence[int]) -> tuple[int, int, float]:
     """Larger is better: appointments kept, visits kept, then shorter distance."""
     appts = sum(1 for i in seq if p.stops[i].appointment is not None)
     return (appts, len(seq), -route_km(p, seq))
@@ -36,7 +32,7 @@ def _score(p: Problem, seq: Sequence[int]) -> tuple[int, int, float]:
 
 def exact_order(p: Problem, cand: Sequence[int]) -> list[int]:
     """Best order over every subset and permutation of ``cand`` (depth-first, pruned)."""
-    best: list[list[int] | tuple] = [[], _score(p, [])]
+    best: list[list[int] | tuple] = [[], score(p, [])]
     km = p.kms
     is_appt = [p.stops[i].appointment is not None for i in range(p.n)]
     n_appt_total = sum(1 for i in cand if is_appt[i])
@@ -64,75 +60,6 @@ def exact_order(p: Problem, cand: Sequence[int]) -> list[int]:
 
     dfs(initial_state(p), [], list(cand), 0.0, 0)
     return list(best[0])
-
-
-class _Stop:
-    """PyVRP stopping criterion: a time limit, a cancel flag and progress reports."""
-
-    def __init__(self, seconds: float, cancel: ShouldCancel | None, progress: Progress | None):
-        self.deadline = time.perf_counter() + seconds
-        self.seconds = seconds
-        self.cancel = cancel
-        self.progress = progress
-        self.cancelled = False
-        self._last = 0.0
-
-    def __call__(self, best_cost: float) -> bool:
-        now = time.perf_counter()
-        if self.cancel is not None and self.cancel():
-            self.cancelled = True
-            return True
-        if self.progress is not None and now - self._last > 0.1:
-            self._last = now
-            done = 1.0 - max(0.0, self.deadline - now) / max(self.seconds, 1e-9)
-            self.progress(0.1 + 0.7 * done, "Searching for a shorter route")
-        return now >= self.deadline
-
-
-def pyvrp_order(
-    p: Problem, cand: Sequence[int], seconds: float, *,
-    cancel: ShouldCancel | None = None, progress: Progress | None = None, seed: int = 1,
-) -> list[int]:
-    """Prize-collecting TSP with time windows solved by PyVRP; returns stop indices in order."""
-    from pyvrp import Model
-
-    s = p.settings
-    model = Model()
-    locs = [model.add_location(0, 0) for _ in range(p.km.shape[0])]
-    d_start = model.add_depot(locs[START])
-    d_end = model.add_depot(locs[END])
-    nodes = [START, END, *(i + 2 for i in cand)]
-    max_edge_m = int(1000 * float(p.km[np.ix_(nodes, nodes)].max())) + 1
-    pause = sum(b.duration for b in p.breaks)
-    day_start = math.ceil(p.start_time * 60)
-    day_end = math.floor((s.latest_return - pause) * 60)
-    client_stop: list[int] = []
-    for i in cand:
-        dur = p.duration[i]
-        wins = [(max(w.start * 60, day_start), (w.end - dur) * 60) for w in p.windows[i]]
-        wins = [(math.ceil(a), math.floor(b)) for a, b in wins if b >= a]
-        prize = max_edge_m * (40 if p.stops[i].appointment is not None else 4) + 1000
-        group = model.add_client_group(required=False) if len(wins) > 1 else None
-        for a, b in wins or [(day_start, day_start)]:
-            model.add_client(locs[i + 2], service_duration=math.ceil(dur * 60), tw_early=a,
-                             tw_late=max(a, min(b, day_end)), prize=prize, required=False,
-                             group=group)
-            client_stop.append(i)
-    model.add_vehicle_type(1, start_depot=d_start, end_depot=d_end, tw_early=day_start,
-                           tw_late=max(day_start, day_end), start_late=day_start)
-    for a in nodes:
-        for b in nodes:
-            if a != b:
-                model.add_edge(locs[a], locs[b], int(round(1000 * p.kms[a][b])),
-                               math.ceil(60 * p.mins[a][b]))
-    stop = _Stop(seconds, cancel, progress)
-    res = model.solve(stop, seed=seed, collect_stats=False, display=False)
-    if stop.cancelled:
-        raise Cancelled("route planning was cancelled")
-    routes = res.best.routes()
-    if not routes:
-        return []
-    return [client_stop[a.idx] for a in routes[0] if a.is_client()]
 
 
 def repair(p: Problem, seq: list[int]) -> tuple[list[int], list[int]]:
@@ -214,23 +141,63 @@ def insert_greedy(
     return seq, left
 
 
-def two_opt_feasible(p: Problem, seq: list[int], deadline: float) -> list[int]:
-    """Or-opt style moves (relocate one stop) that keep feasibility and shorten the route."""
+def polish(p: Problem, seq: list[int], deadline: float) -> list[int]:
+    """2-opt reversals and Or-opt moves (1-3 stops, either way round) that keep every
+    window and shorten the drive; first improvement, until none is left or the deadline.
+
+    PyVRP has no move that reverses part of a single route, so this finds what it misses.
+    """
+    km = p.kms
     best = list(seq)
-    best_km = route_km(p, best)
     improved = True
     while improved and time.perf_counter() < deadline:
         improved = False
-        for a in range(len(best)):
-            for b in range(len(best)):
-                if a == b:
-                    continue
-                cand = best[:a] + best[a + 1:]
-                cand.insert(b, best[a])
-                km = route_km(p, cand)
-                if km < best_km - 1e-9 and is_feasible(p, cand):
-                    best, best_km, improved = cand, km, True
-                    break
+        nodes = [START, *(i + 2 for i in best), END]
+        n = len(best)
+        for i in range(1, n + 1):  # reverse nodes[i..j]
+            a, b = nodes[i - 1], nodes[i]
+            for j in range(i + 1, n + 1):
+                c, d = nodes[j], nodes[j + 1]
+                if km[a][c] + km[b][d] < km[a][b] + km[c][d] - 1e-9:
+                    cand = best[: i - 1] + best[i - 1: j][::-1] + best[j:]
+                    if _shorter(p, cand, best) and is_feasible(p, cand):
+                        best, improved = cand, True
+                        break
             if improved or time.perf_counter() > deadline:
                 break
+        if improved:
+            continue
+        best, improved = _or_opt(p, best, deadline)
     return best
+
+
+def _shorter(p: Problem, a: Sequence[int], b: Sequence[int]) -> bool:
+    """Checked on the full route, so that asymmetric distance models stay correct."""
+    return route_km(p, a) < route_km(p, b) - 1e-9
+
+
+def _or_opt(p: Problem, seq: list[int], deadline: float) -> tuple[list[int], bool]:
+    km = p.kms
+    nodes = [START, *(i + 2 for i in seq), END]
+    n = len(seq)
+    for length in (1, 2, 3):
+        for i in range(1, n - length + 2):  # segment nodes[i..i+length-1]
+            j = i + length - 1
+            a, s0, s1, b = nodes[i - 1], nodes[i], nodes[j], nodes[j + 1]
+            gain = km[a][s0] + km[s1][b] - km[a][b]
+            for k in range(0, n + 1):  # insert between nodes[k] and nodes[k+1]
+                if i - 1 <= k <= j:
+                    continue
+                x, y = nodes[k], nodes[k + 1]
+                for first, last, rev in ((s0, s1, False), (s1, s0, True)):
+                    if km[x][first] + km[last][y] - km[x][y] < gain - 1e-9:
+                        seg = seq[i - 1: j]
+                        seg = seg[::-1] if rev else seg
+                        rest = seq[: i - 1] + seq[j:]
+                        pos = k if k < i else k - length
+                        cand = rest[:pos] + seg + rest[pos:]
+                        if _shorter(p, cand, seq) and is_feasible(p, cand):
+                            return cand, True
+            if time.perf_counter() > deadline:
+                return seq, False
+    return seq, False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from fieldcrm.geo.routing.model import (
     Unscheduled,
     hhmm,
 )
+from fieldcrm.geo.routing.multistart import best_order
 from fieldcrm.geo.routing.schedule import (
     Problem,
     build_plan,
@@ -30,9 +32,9 @@ from fieldcrm.geo.routing.search import (
     ShouldCancel,
     exact_order,
     insert_greedy,
-    pyvrp_order,
+    polish,
     repair,
-    two_opt_feasible,
+    score,
 )
 
 
@@ -94,16 +96,17 @@ def _solve(
     if len(cand) <= EXACT_MAX:
         _report(progress, 0.1, "Trying every order")
         return exact_order(p, cand)
+    greedy, _ = insert_greedy(p, [], cand, math.inf)  # a quick baseline the result must beat
     remaining = deadline - time.perf_counter()
-    seq = pyvrp_order(p, cand, max(0.02, remaining * 0.8), cancel=cancel, progress=progress)
+    seq = best_order(p, cand, max(0.02, remaining * 0.8), cancel=cancel, progress=progress)
     _report(progress, 0.85, "Checking opening hours and breaks")
     seq, _ = repair(p, seq)
     _check_cancel(cancel)
     pool = [i for i in cand if i not in set(seq)]
-    seq, _ = insert_greedy(p, seq, pool, deadline)
-    if len(seq) <= 30:
-        seq = two_opt_feasible(p, seq, deadline)
-    return seq
+    seq, _ = insert_greedy(p, seq, pool, max(deadline, time.perf_counter() + 0.05))
+    if score(p, greedy) > score(p, seq):
+        seq = greedy
+    return polish(p, seq, deadline)
 
 
 def _no_day(p: Problem, unscheduled: list[Unscheduled], warnings: list[str]) -> Plan:
