@@ -288,7 +288,9 @@ def build_account_map(
         "tiles": bool(tile_url),
         "legend": {"status": STATUS_LEGEND, "overdue": OVERDUE_LEGEND},
         "legendTitles": LEGEND_TITLES,
-        "admin1Url": (res / "basemap" / "admin1.js").as_uri(),
+        # Loaded on demand (zoom >= 5); not with tiles, which show regions and during which
+        # the view cannot load further local files.
+        "admin1Url": None if tile_url else (res / "basemap" / "admin1.js").as_uri(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     # JSON.parse of a string literal is much faster for V8 than an equally big object literal.

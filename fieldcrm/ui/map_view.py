@@ -7,10 +7,12 @@ Python talks to the page through ``window.fieldcrm`` with ``runJavaScript``. Cal
 the page is ready are queued and sent once it posts ``{"type": "ready"}``.
 
 Two guards keep the page offline. Chromium's ``LocalContentCanAccessRemoteUrls`` stays off
-(a ``file:`` page cannot reach the network) until a remote host is allowed explicitly for an
-opted-in tile server; and every request passes :class:`LocalOnlyInterceptor`, which blocks
-(and records) anything that is not local: only ``file:``, ``qrc:``, ``data:``, ``blob:``,
-``about:`` and ``http(s)`` to 127.0.0.1/localhost/::1 pass, plus the allowed hosts.
+(a ``file:`` page cannot reach the network); and every request passes
+:class:`LocalOnlyInterceptor`, which blocks (and records) anything that is not local: only
+``file:``, ``qrc:``, ``data:``, ``blob:``, ``about:`` and ``http(s)`` to 127.0.0.1/localhost/::1
+pass, plus hosts allowed explicitly for an opted-in tile server. With such a host, remote
+access is switched on only once the page is ready: in Qt 6.12 a ``file:`` page with it on
+cannot load its own local scripts, so the page loads offline first and then fetches tiles.
 Navigation away from the map is refused; JavaScript console output goes to logging.
 """
 
@@ -18,14 +20,16 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QFile, QIODevice, QObject, QUrl, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QFile, QIODevice, QObject, QUrl, Signal, Slot
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import (
     QWebEnginePage,
+    QWebEngineProfile,
     QWebEngineScript,
     QWebEngineSettings,
     QWebEngineUrlRequestInfo,
@@ -41,6 +45,8 @@ LOCAL_SCHEMES = frozenset({"file", "qrc", "data", "blob", "about"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 NAV_SCHEMES = frozenset({"file", "data", "about"})
 _BRIDGE_NAME = "fieldcrmBridge"
+TILE_CACHE_BYTES = 512 * 1024 * 1024
+_profiles: dict[str, QWebEngineProfile] = {}
 _BOOTSTRAP_JS = """
 ;(function () {
   function go() { if (window.fieldcrm && window.fieldcrm.connectBridge) window.fieldcrm.connectBridge(); }
@@ -59,6 +65,25 @@ def is_local_url(url: QUrl, extra_hosts: Iterable[str] = ()) -> bool:
         host = url.host().lower()
         return host in LOCAL_HOSTS or host in set(extra_hosts)
     return False
+
+
+def tile_cache_profile(cache_dir: Path) -> QWebEngineProfile:
+    """A persistent profile whose disk HTTP cache keeps map tiles as the user views them.
+
+    One per folder for the whole process, owned by the application (a profile must outlive
+    every page that uses it).
+    """
+    key = str(cache_dir.resolve())
+    profile = _profiles.get(key)
+    if profile is None:
+        name = f"fieldcrm-map-{zlib.crc32(key.encode()):08x}"
+        profile = QWebEngineProfile(name, QCoreApplication.instance())
+        profile.setCachePath(str(cache_dir / "http-cache"))
+        profile.setPersistentStoragePath(str(cache_dir / "storage"))
+        profile.setHttpCacheType(QWebEngineProfile.HttpCacheType.DiskHttpCache)
+        profile.setHttpCacheMaximumSize(TILE_CACHE_BYTES)
+        _profiles[key] = profile
+    return profile
 
 
 class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
@@ -88,8 +113,12 @@ class MapPage(QWebEnginePage):
         QWebEnginePage.JavaScriptConsoleMessageLevel.ErrorMessageLevel: logging.ERROR,
     }
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+    def __init__(self, profile: QWebEngineProfile | None = None,
+                 parent: QObject | None = None) -> None:
+        if profile is None:
+            super().__init__(parent)
+        else:
+            super().__init__(profile, parent)
         self.js_errors: list[str] = []
 
     def acceptNavigationRequest(  # noqa: N802 (Qt override)
@@ -156,12 +185,14 @@ class MapView(QWebEngineView):
     sig_load_failed = Signal(str)
     """The page could not be loaded: the URL."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, tile_cache_dir: Path | None = None) -> None:
+        """With ``tile_cache_dir``, online tiles are kept in a disk cache there."""
         super().__init__(parent)
         self._ready = False
         self._pending: list[str] = []
         self.interceptor = LocalOnlyInterceptor(self)
-        page = MapPage(self)
+        profile = tile_cache_profile(tile_cache_dir) if tile_cache_dir is not None else None
+        page = MapPage(profile, self)
         page.setUrlRequestInterceptor(self.interceptor)
         self._bridge = MapBridge(self)
         self._bridge.sig_message.connect(self._on_bridge_message)
@@ -190,9 +221,8 @@ class MapView(QWebEngineView):
         return list(self.interceptor.blocked)
 
     def allow_remote_host(self, host: str) -> None:
-        """Let the page load from ``host`` (only for a tile server the user configured)."""
+        """Let the page load tiles from ``host`` (only a tile server the user configured)."""
         self.interceptor.allowed_hosts.add(host.lower())
-        self.set_remote_access(True)
 
     def set_remote_access(self, enabled: bool) -> None:
         """Let a ``file:`` page try remote URLs at all; the interceptor still filters them."""
@@ -204,6 +234,7 @@ class MapView(QWebEngineView):
         """Load ``map.html`` written by ``build_account_map``; ``sig_ready`` follows."""
         self._ready = False
         self._pending.clear()
+        self.set_remote_access(False)  # see the module docstring
         self.setUrl(QUrl.fromLocalFile(str(Path(path).resolve())))
 
     @Slot(bool)
@@ -218,6 +249,9 @@ class MapView(QWebEngineView):
         kind = msg["type"]
         if kind == "ready":
             self._ready = True
+            if self.interceptor.allowed_hosts:
+                self.set_remote_access(True)
+                self.page().runJavaScript("window.fieldcrm.reloadTiles()", 0)
             pending, self._pending = self._pending, []
             for js in pending:
                 self.page().runJavaScript(js, 0)

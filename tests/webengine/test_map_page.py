@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import shapely
-from PySide6.QtWebEngineCore import QWebEngineSettings
+from PySide6.QtWebEngineCore import QWebEngineProfile, QWebEngineSettings
 
 from tests.webengine.conftest import READY_TIMEOUT_MS, sample_points
 
@@ -139,20 +142,82 @@ def test_interceptor_blocks_and_records_remote_requests(qtbot: Any, tmp_path: Pa
     from fieldcrm.ui.map_view import MapView
 
     page = tmp_path / "remote.html"
-    page.write_text(
-        '<!DOCTYPE html><html><body><img src="http://example.com/x.png">'
-        "<script>fetch('https://example.org/y.json').catch(() => {});</script></body></html>",
-        encoding="utf-8",
-    )
+    page.write_text("<!DOCTYPE html><html><body>remote</body></html>", encoding="utf-8")
     view = MapView()
     qtbot.addWidget(view)
-    # Open Chromium's own gate (as allowing a tile host does) so the interceptor is the guard.
-    view.set_remote_access(True)
     with qtbot.waitSignal(view.page().loadFinished, timeout=READY_TIMEOUT_MS):
         view.load_map(page)
+    # Open Chromium's own gate (as an allowed tile host does) so the interceptor is the guard;
+    # the setting reaches the page asynchronously, so the page keeps trying.
+    view.set_remote_access(True)
+    view.page().runJavaScript(
+        "setInterval(() => { new Image().src = 'http://example.com/x.png';"
+        " fetch('https://example.org/y.json').catch(() => {}); }, 200)", 0)
 
     def both_blocked() -> bool:
         hosts = " ".join(view.blocked_requests)
         return "http://example.com/x.png" in hosts and "example.org" in hosts
 
     qtbot.waitUntil(both_blocked, timeout=10_000)
+    view.page().runJavaScript("location.href = 'about:blank'", 0)
+
+
+class _TileHandler(http.server.BaseHTTPRequestHandler):
+    requests: list[str] = []
+    png = b""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+        type(self).requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Cache-Control", "max-age=86400")
+        self.send_header("Content-Length", str(len(self.png)))
+        self.end_headers()
+        self.wfile.write(self.png)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def tile_server() -> Iterator[str]:
+    """A raster tile server on 127.0.0.1 answering every tile with one PNG."""
+    from PySide6.QtCore import QBuffer, QIODevice
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(256, 256, QImage.Format.Format_RGB32)
+    image.fill(QColor("#88aa88"))
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    _TileHandler.png = bytes(buf.data().data())
+    _TileHandler.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TileHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/{{z}}/{{x}}/{{y}}.png"
+    server.shutdown()
+    server.server_close()
+
+
+def test_opted_in_tiles_load_from_a_local_server_into_the_disk_cache(
+        qtbot: Any, tmp_path: Path, tile_server: str) -> None:
+    from fieldcrm.geo.maps import build_account_map
+    from fieldcrm.ui.map_view import MapView
+
+    html = build_account_map(points=sample_points(20), out_dir=tmp_path / "page",
+                             tile_url=tile_server)
+    view = MapView(tile_cache_dir=tmp_path / "tiles")
+    qtbot.addWidget(view)
+    view.resize(600, 400)
+    view.show()
+    view.allow_remote_host("127.0.0.1")
+    with qtbot.waitSignal(view.sig_ready, timeout=READY_TIMEOUT_MS):
+        view.load_map(html)
+    # The page loaded offline (its local scripts ran), then fetched tiles from the server.
+    qtbot.waitUntil(lambda: len(_TileHandler.requests) >= 4, timeout=15_000)
+    assert all(p.endswith(".png") for p in _TileHandler.requests)
+    assert view.blocked_requests == []
+    profile = view.page().profile()
+    assert profile.httpCacheType() == QWebEngineProfile.HttpCacheType.DiskHttpCache
+    assert Path(profile.cachePath()).is_relative_to(tmp_path / "tiles")

@@ -88,7 +88,7 @@ class MapPanel(QWidget):
 
     # -- building -----------------------------------------------------------------------------
     def _build(self) -> None:
-        self.view = MapView()
+        self.view = MapView(tile_cache_dir=cache_dir() / "tiles" if self._tile_url else None)
         if self._tile_url:
             host = urlsplit(self._tile_url.replace("{s}", "a")).hostname
             if host:

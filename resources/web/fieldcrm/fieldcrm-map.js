@@ -494,12 +494,35 @@
     if (S.drawnLayer) { S.map.removeLayer(S.drawnLayer); S.drawnLayer = null; }
   };
 
+  function tileLayers() {
+    var out = [];
+    S.map.eachLayer(function (l) { if (l instanceof L.TileLayer) out.push(l); });
+    return out;
+  }
+
+  fc.reloadTiles = function () {
+    // Python turns remote access on only after the page's local files have loaded (Qt blocks
+    // file: subresources while it is on), so the first tiles may have failed: fetch them again.
+    var layers = tileLayers();
+    layers.forEach(function (l) { l.redraw(); });
+    return layers.length;
+  };
+
+  function retryFailedTiles(layer) {
+    layer.on("tileerror", function (e) {
+      var img = e.tile, n = (img.fcRetries || 0) + 1;
+      if (n > 4) return;
+      img.fcRetries = n;
+      setTimeout(function () { img.src = layer.getTileUrl(e.coords); }, 400 * n);
+    });
+  }
+
   fc.stats = function () {
     return {
       total: S.n, visible: S.visibleCount, drawn: S.drawnCount || 0,
       territories: S.territoryCount, colorMode: S.colorMode, selectedId: S.selectedId,
       highlighted: S.highlightLayer ? S.highlightLayer.getLayers().length : 0,
-      basemaps: Object.keys(S.basemapLayers), ready: fc.ready,
+      basemaps: Object.keys(S.basemapLayers), ready: fc.ready, tiles: tileLayers().length,
     };
   };
 
@@ -561,6 +584,7 @@
     });
     map.on(L.Draw.Event.CREATED, onDrawCreated);
     Object.keys(S.basemaps).forEach(addBasemap);
+    tileLayers().forEach(retryFailedTiles);
     addTerritories(S.config.territories);
     marks.layers = performance.now() - t0;
     buildIndex();
