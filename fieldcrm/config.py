@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any
 
 APP_NAME = "fieldcrm"
 ORG_NAME = "fieldcrm"
@@ -42,17 +40,38 @@ def log_path() -> Path:
     return data_dir() / "logs" / "fieldcrm.log"
 
 
-class AppSettings(BaseSettings):
-    """App-level settings from the environment (``FIELDCRM_*``); the rep's own live in the database."""
+def env_setting(name: str, default: str) -> str:
+    """Return the environment setting ``FIELDCRM_<NAME>`` (read before pydantic is imported)."""
+    return os.environ.get(f"FIELDCRM_{name.upper()}", default)
 
-    model_config = SettingsConfigDict(env_prefix="FIELDCRM_", extra="ignore")
 
-    tile_url: str | None = Field(
-        default=None, title="Map tile URL",
-        description="Optional raster tile server, e.g. https://tiles.example.com/{z}/{x}/{y}.png; "
-                    "without it the map shows the bundled outlines only (works offline).")
-    screenshot_timeout_s: float = Field(
-        default=30.0, title="Screenshot timeout",
-        description="How long --screenshot waits for the list and the map to finish drawing.")
-    log_level: str = Field(default="INFO", title="Log level",
-                           description="Level of the log file in the data folder.")
+def _define_app_settings() -> type:
+    # pydantic-settings costs ~0.5 s to import; only the map needs these settings, so the class
+    # is defined on first use (``from fieldcrm.config import AppSettings`` still works).
+    from pydantic import Field
+    from pydantic_settings import BaseSettings, SettingsConfigDict
+
+    class AppSettings(BaseSettings):
+        """App-level settings from the environment (``FIELDCRM_*``); the rep's own live in the DB."""
+
+        model_config = SettingsConfigDict(env_prefix="FIELDCRM_", extra="ignore")
+
+        tile_url: str | None = Field(
+            default=None, title="Map tile URL",
+            description="Optional raster tile server, e.g. https://tiles.example.com/{z}/{x}/{y}.png;"
+                        " without it the map shows the bundled outlines only (works offline).")
+        screenshot_timeout_s: float = Field(
+            default=30.0, title="Screenshot timeout",
+            description="How long --screenshot waits for the list and the map to finish drawing.")
+        log_level: str = Field(default="INFO", title="Log level",
+                               description="Level of the log file in the data folder.")
+
+    return AppSettings
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AppSettings":
+        cls = _define_app_settings()
+        globals()["AppSettings"] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

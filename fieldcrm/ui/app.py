@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from fieldcrm.config import APP_NAME, ORG_NAME, AppSettings, default_db_path, log_path
+from fieldcrm.config import APP_NAME, ORG_NAME, default_db_path, env_setting, log_path
 
 log = logging.getLogger(__name__)
 SCREENSHOT_SIZE = (1400, 900)
@@ -119,9 +119,8 @@ def run_app(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     headless = bool(getattr(args, "screenshot", None))
     pin_refcounts()
-    settings = AppSettings()
     _prepare_environment(headless)
-    _setup_logging(settings.log_level)
+    _setup_logging(env_setting("log_level", "INFO"))
     app = _make_app()
     from fieldcrm.db.engine import open_database
     from fieldcrm.errors import DatabaseError
@@ -143,7 +142,8 @@ def run_app(args: argparse.Namespace) -> int:
     try:
         if headless:
             return _screenshot(app, window, getattr(args, "view", "list") or "list",
-                               Path(args.screenshot), settings.screenshot_timeout_s)
+                               Path(args.screenshot),
+                               float(env_setting("screenshot_timeout_s", "30")))
         window.show()
         window.start()
         return int(app.exec())

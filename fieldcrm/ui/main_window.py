@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 
 from fieldcrm.domain.records import AccountFilter
 from fieldcrm.services.overview import pending_changes
-from fieldcrm.ui.panels.account_panel import AccountPanel
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.panels.today_panel import TodayPanel
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
@@ -37,14 +36,16 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self._account_id: str | None = None
         self._filter = AccountFilter()
-        self.map_panel: Any = None  # made when the Map tab is first shown (keeps start-up fast)
+        # The Account and Map tabs are made when first needed: their imports (folium, pandas,
+        # QtWebEngine pages) would otherwise double the time to a usable window.
+        self.account_panel: Any = None
+        self.map_panel: Any = None
         self.setWindowTitle(f"fieldcrm — {runner.db.path.name}")
         self.accounts = AccountsPanel(runner)
         self.today = TodayPanel(runner)
-        self.account_panel = AccountPanel(runner)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.today, "Today")
-        self.tabs.addTab(self.account_panel, "Account")
+        self.tabs.addTab(QWidget(), "Account")
         self.tabs.addTab(QWidget(), "Map")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.accounts)
@@ -118,9 +119,7 @@ class MainWindow(QMainWindow):
         self.accounts.sig_account_selected.connect(self._on_accounts_account_selected)
         self.accounts.sig_filter_changed.connect(self._on_accounts_filter_changed)
         self.accounts.sig_new_account_requested.connect(self._on_new_account)
-        self.today.sig_account_selected.connect(self._on_today_account_selected)
-        self.account_panel.sig_show_on_map.connect(self._on_account_show_on_map)
-        self.account_panel.sig_plan_route.connect(self._on_account_plan_route)
+        self.today.sig_account_selected.connect(self._open_account)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
 
     # -- public API ---------------------------------------------------------------------------
@@ -129,8 +128,9 @@ class MainWindow(QMainWindow):
         self.accounts.start()
         self.today.refresh()
         self._refresh_pending()
-        if self.tabs.currentIndex() == TAB_MAP:
-            self._ensure_map()
+        self._on_tabs_current_changed(self.tabs.currentIndex())
+        self.runner.call(_warm_imports, lambda _none: None,
+                         on_error=lambda exc: log.warning("Pre-loading modules failed: %s", exc))
 
     def show_view(self, view: str) -> None:
         """Show ``list`` (Today beside the list), ``account`` or ``map``."""
@@ -140,23 +140,39 @@ class MainWindow(QMainWindow):
         """Show an account in the Account tab and mark it on the map and in the list."""
         self._account_id = account_id
         self.act_log.setEnabled(True)
-        self.account_panel.show_account(account_id)
+        self._ensure_account_panel().show_account(account_id)
         self.accounts.select_account(account_id)
         if self.map_panel is not None:
             self.map_panel.select_account(account_id)
 
-    # -- map ------------------------------------------------------------------------------------
+    # -- tabs made when first needed ------------------------------------------------------------
+    def _put_tab(self, index: int, panel: QWidget, title: str) -> None:
+        current = self.tabs.currentIndex()
+        self.tabs.blockSignals(True)
+        placeholder = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, panel, title)
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
+
+    def _ensure_account_panel(self) -> Any:
+        if self.account_panel is None:
+            from fieldcrm.ui.panels.account_panel import AccountPanel
+
+            self.account_panel = AccountPanel(self.runner)
+            self.account_panel.sig_show_on_map.connect(self._on_account_show_on_map)
+            self.account_panel.sig_plan_route.connect(self._on_account_plan_route)
+            self._put_tab(TAB_ACCOUNT, self.account_panel, "Account")
+        return self.account_panel
+
     def _ensure_map(self) -> Any:
         if self.map_panel is None:
             from fieldcrm.ui.panels.map_panel import MapPanel
 
             self.map_panel = MapPanel(self.runner)
-            self.map_panel.sig_account_clicked.connect(self._on_map_account_clicked)
-            self.tabs.blockSignals(True)
-            self.tabs.removeTab(TAB_MAP)
-            self.tabs.insertTab(TAB_MAP, self.map_panel, "Map")
-            self.tabs.setCurrentIndex(TAB_MAP)
-            self.tabs.blockSignals(False)
+            self.map_panel.sig_account_clicked.connect(self._open_account)
+            self._put_tab(TAB_MAP, self.map_panel, "Map")
             if self._filter != AccountFilter():
                 self.map_panel.set_filter(self._filter)
             if self._account_id:
@@ -167,6 +183,8 @@ class MainWindow(QMainWindow):
     def _on_tabs_current_changed(self, index: int) -> None:
         if index == TAB_MAP:
             self._ensure_map()
+        elif index == TAB_ACCOUNT:
+            self._ensure_account_panel()
 
     # -- slots ----------------------------------------------------------------------------------
     @Slot(str)
@@ -182,12 +200,8 @@ class MainWindow(QMainWindow):
             self.map_panel.set_filter(flt)
 
     @Slot(str)
-    def _on_today_account_selected(self, account_id: str) -> None:
-        self.tabs.setCurrentIndex(TAB_ACCOUNT)
-        self.show_account(account_id)
-
-    @Slot(str)
-    def _on_map_account_clicked(self, account_id: str) -> None:
+    def _open_account(self, account_id: str) -> None:
+        """Show an account and bring its tab forward (from Today, a pin or a new account)."""
         self.show_account(account_id)
         self.tabs.setCurrentIndex(TAB_ACCOUNT)
 
@@ -211,13 +225,8 @@ class MainWindow(QMainWindow):
 
         dialog = AccountEditorDialog(self.runner, None, parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.sig_saved.connect(self._on_editor_saved)
+        dialog.sig_saved.connect(self._open_account)
         dialog.open()
-
-    @Slot(str)
-    def _on_editor_saved(self, account_id: str) -> None:
-        self.tabs.setCurrentIndex(TAB_ACCOUNT)
-        self.show_account(account_id)
 
     @Slot()
     def _on_log_visit(self) -> None:
@@ -278,3 +287,11 @@ class MainWindow(QMainWindow):
         settings.setValue("main/geometry", self.saveGeometry())
         settings.setValue("main/splitter", self.splitter.saveState())
         super().closeEvent(event)
+
+
+def _warm_imports() -> None:
+    """Import the Account and Map tabs' modules in the background once the window is usable."""
+    import importlib
+
+    for name in ("fieldcrm.ui.panels.account_panel", "fieldcrm.ui.panels.map_panel"):
+        importlib.import_module(name)

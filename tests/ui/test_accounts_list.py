@@ -226,3 +226,14 @@ def test_fetch_error_becomes_a_disabled_row(qtbot: Any, runner: TaskRunner,
     assert model.flags(index) == Qt.ItemFlag.NoItemFlags
     assert model.data(index, Qt.ItemDataRole.UserRole) is None
     assert not model.canFetchMore()
+
+
+def test_one_letter_does_not_search(panel: AccountsPanel, qtbot: Any, runner: TaskRunner) -> None:
+    _idle(qtbot, runner)
+    loads: list[int] = []
+    panel.model.sig_loaded.connect(loads.append)
+    panel.search.setText("d")
+    panel.search.returnPressed.emit()
+    _idle(qtbot, runner)
+    assert loads == [] and panel.model.total == N_ACCOUNTS
+    assert panel.count_label.text() == "450 accounts · type another letter to search"

@@ -133,11 +133,14 @@ def test_main_window_wiring(small_db: Path, qtbot: Any) -> None:
                         timeout=10_000)
         assert window.accounts.count_label.text() == "4 accounts"
         assert not window.act_log.isEnabled()
+        assert window.account_panel is None and window.map_panel is None  # made when needed
         first = window.accounts.model.account_id(0)
-        with qtbot.waitSignal(window.account_panel.sig_loaded, timeout=10_000) as shown:
-            window.accounts.select_row(0)
-        assert shown.args == [first]
+        window.accounts.select_row(0)
         assert window.tabs.currentIndex() == TAB_ACCOUNT
+        assert window.tabs.widget(TAB_ACCOUNT) is window.account_panel
+        assert window.account_panel.current_account_id() == first
+        qtbot.waitUntil(lambda: window.account_panel.name_label.text() == "Shop 0 Uppsala",
+                        timeout=10_000)
         assert window.act_log.isEnabled()
         shortcuts = {a.shortcut().toString() for a in (window.act_find, window.act_new, window.act_log)}
         assert shortcuts == {"Ctrl+F", "Ctrl+N", "Ctrl+L"}

@@ -28,6 +28,7 @@ from fieldcrm.ui.models.account_table_model import AccountTableModel
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 SEARCH_DEBOUNCE_MS = 150
+MIN_SEARCH_CHARS = 2  # one letter matches nearly everything and costs seconds on 100k accounts
 _COLUMN_WIDTHS = (210, 78, 40, 110, 110, 120, 120, 86, 96)
 
 
@@ -159,8 +160,9 @@ class AccountsPanel(QWidget):
 
     def current_filter(self) -> AccountFilter:
         """Return the filter the widgets describe now."""
+        text = self.search.text().strip()
         return AccountFilter(
-            text=self.search.text().strip(),
+            text=text if len(text) >= MIN_SEARCH_CHARS else "",
             statuses=frozenset(s for s, b in self.status_buttons.items() if b.isChecked()),
             tiers=frozenset(t for t, b in self.tier_buttons.items() if b.isChecked()),
             territory_id=self.territory.currentData(),
@@ -225,9 +227,10 @@ class AccountsPanel(QWidget):
     def _apply_filter(self, *_args: Any) -> None:
         self._debounce.stop()
         flt = self.current_filter()
+        self.clear_button.setEnabled(flt != AccountFilter() or bool(self.search.text()))
         if flt == self.model.current_filter and self.model.is_loaded:
+            self._update_count()
             return
-        self.clear_button.setEnabled(flt != AccountFilter())
         self.count_label.setText("Searching…")
         self.model.set_filter(flt)
         self.sig_filter_changed.emit(flt)
@@ -249,9 +252,12 @@ class AccountsPanel(QWidget):
         shown = self.model.total
         noun = "account" if shown == 1 else "accounts"
         if self._all_total is None or self._all_total == shown:
-            self.count_label.setText(f"{shown:,} {noun}")
+            text = f"{shown:,} {noun}"
         else:
-            self.count_label.setText(f"{shown:,} of {self._all_total:,} accounts")
+            text = f"{shown:,} of {self._all_total:,} accounts"
+        if 0 < len(self.search.text().strip()) < MIN_SEARCH_CHARS:
+            text += " · type another letter to search"
+        self.count_label.setText(text)
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
