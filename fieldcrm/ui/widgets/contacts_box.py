@@ -36,6 +36,7 @@ class ContactsBox(QGroupBox):
         super().__init__("Contacts", parent)
         self.list = QListWidget(self)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setAlternatingRowColors(True)  # tells two-line entries apart
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.itemActivated.connect(self._on_list_item_activated)
         self.list.itemSelectionChanged.connect(self._on_list_selection_changed)
