@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -15,7 +16,13 @@ from sqlalchemy.orm import Session
 from fieldcrm.dataio.mapping import Preset, apply_preset, as_mapping, check_mapping, suggest_mapping
 from fieldcrm.dataio.readers import Table, read_table
 from fieldcrm.dataio.validate import ERROR, Issue, Options, Validated, validate_rows
-from fieldcrm.db.models import AccountRecord, ContactRecord, SaleRecord, VisitRecord
+from fieldcrm.db.models import (
+    AccountRecord,
+    ContactRecord,
+    OutboxRecord,
+    SaleRecord,
+    VisitRecord,
+)
 from fieldcrm.db.outbox import enqueue
 from fieldcrm.db.types import utcnow
 from fieldcrm.domain.enums import GeocodeSource, VisitStatus
@@ -148,9 +155,42 @@ def import_table(
 
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]], stage: _Stage) -> None:
+    """Insert rows in batches through Core (one executemany each: every row gets every column,
+    so that SQLAlchemy does not fall back to one statement per row)."""
+    if not rows:
+        return
+    now = utcnow()
+    table = model.__table__
+    defaults = {c.name: _default(c, now) for c in table.columns}
     for start in range(0, len(rows), _CHUNK):
         stage(start, len(rows))
-        session.execute(insert(model), rows[start:start + _CHUNK])
+        batch = [{**defaults, **row} for row in rows[start:start + _CHUNK]]
+        session.execute(insert(table), batch)
+
+
+def _default(column: Any, now: datetime) -> Any:
+    if column.default is None:
+        return None
+    arg = column.default.arg
+    return now if callable(arg) else arg
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return value
+
+
+def _enqueue_many(session: Session, entity: str, items: list[tuple[str, str, dict[str, Any]]],
+                  stage: _Stage) -> None:
+    """Add outbox mutations (entity id, op, fields) in bulk, as ``db.outbox.enqueue`` writes them."""
+    rows = [{"mutation_id": new_id(), "entity": entity, "entity_id": entity_id, "op": op,
+             "base_version": 0, "state": "pending",
+             "fields_json": json.dumps({k: _jsonable(v) for k, v in fields.items()}, sort_keys=True)}
+            for entity_id, op, fields in items]
+    _insert(session, OutboxRecord, rows, stage)
 
 
 def _account_values(record: dict[str, Any]) -> dict[str, Any]:
@@ -228,11 +268,9 @@ def _write_accounts(session: Session, table: Table, mapping: dict[int, str], val
     if geocode:
         _geocode_new(new_rows, options, result, _Stage(stage.progress, stage.cancelled, 45, 10))
     _insert(session, AccountRecord, new_rows, _Stage(stage.progress, stage.cancelled, 55, 20))
-    for i, row in enumerate(new_rows):
-        if i % _CHUNK == 0:
-            stage.check()
-        fields = {k: row.get(k) for k in ACCOUNT_FIELDS if k in row}
-        enqueue(session, entity="account", entity_id=row["id"], op="create", fields=fields)
+    _enqueue_many(session, "account", [
+        (row["id"], "create", {k: row[k] for k in ACCOUNT_FIELDS if k in row}) for row in new_rows
+    ], _Stage(stage.progress, stage.cancelled, 75, 20))
     result.created = len(new_rows)
     _add_contacts(session, contacts, result)
 
@@ -256,11 +294,11 @@ def _update_account(session: Session, account_id: str, values: dict[str, Any], r
 def _add_contacts(session: Session, contacts: list[tuple[str, str]], result: _Result) -> None:
     rows = [{"id": new_id(), "account_id": account_id, "name": name[:200]}
             for account_id, name in contacts]
-    if rows:
-        session.execute(insert(ContactRecord), rows)
-    for row in rows:
-        enqueue(session, entity="contact", entity_id=row["id"], op="create",
-                fields={"account_id": row["account_id"], "name": row["name"]})
+    stage = _Stage(None, None)
+    _insert(session, ContactRecord, rows, stage)
+    _enqueue_many(session, "contact", [
+        (row["id"], "create", {"account_id": row["account_id"], "name": row["name"]}) for row in rows
+    ], stage)
     result.contacts = len(rows)
 
 
@@ -314,9 +352,9 @@ def _write_contacts(session: Session, table: Table, mapping: dict[int, str], val
     rows = [{"id": new_id(), "account_id": account_id, **{k: r[k] for k in keys if k in r}}
             for account_id, r in _with_accounts(session, table, mapping, validated, result)]
     _insert(session, ContactRecord, rows, stage)
-    for row in rows:
-        enqueue(session, entity="contact", entity_id=row["id"], op="create",
-                fields={k: v for k, v in row.items() if k != "id"})
+    _enqueue_many(session, "contact", [
+        (row["id"], "create", {k: v for k, v in row.items() if k != "id"}) for row in rows
+    ], stage)
     result.created = len(rows)
 
 
@@ -338,10 +376,10 @@ def _write_visits(session: Session, table: Table, mapping: dict[int, str], valid
             last_visit[account_id] = max(when, last_visit.get(account_id, when))
         rows.append(row)
     _insert(session, VisitRecord, rows, stage)
-    for row in rows:
-        op = "append" if row["status"] == VisitStatus.COMPLETED.value else "create"
-        enqueue(session, entity="visit", entity_id=row["id"], op=op,
-                fields={k: v for k, v in row.items() if k != "id"})
+    _enqueue_many(session, "visit", [
+        (row["id"], "append" if row["status"] == VisitStatus.COMPLETED.value else "create",
+         {k: v for k, v in row.items() if k != "id"}) for row in rows
+    ], stage)
     for account_id, when in last_visit.items():
         account = session.get(AccountRecord, account_id)
         if account is not None and (account.last_visit_at is None or when > account.last_visit_at):
@@ -355,7 +393,8 @@ def _write_sales(session: Session, table: Table, mapping: dict[int, str], valida
              "amount_minor": r["amount"], "currency": r["currency"]}
             for account_id, r in _with_accounts(session, table, mapping, validated, result)]
     _insert(session, SaleRecord, rows, stage)
-    for row in rows:
-        enqueue(session, entity="sale", entity_id=row["id"], op="create",
-                fields={k: v for k, v in row.items() if k not in ("id", "rep_id")})
+    _enqueue_many(session, "sale", [
+        (row["id"], "create", {k: v for k, v in row.items() if k not in ("id", "rep_id")})
+        for row in rows
+    ], stage)
     result.created = len(rows)

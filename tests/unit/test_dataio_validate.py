@@ -181,3 +181,28 @@ def test_text_too_long_and_cancel() -> None:
     assert [i.message for i in result.issues] == ["longer than 300 characters"]
     with pytest.raises(Cancelled):
         validate_rows(table, "accounts", {0: "name"}, cancelled=lambda: True)
+
+
+def test_email_fast_path_agrees_with_email_validator() -> None:
+    from email_validator import EmailNotValidError, validate_email
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fieldcrm.dataio.validate import _email
+
+    local = st.text(alphabet="abcXYZ09._+-'", min_size=1, max_size=10)
+    domain = st.lists(st.text(alphabet="abcXY09-", min_size=1, max_size=8), min_size=1, max_size=3)
+    tld = st.sampled_from(["se", "SK", "com", "c", "xn--p1ai", "museum"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(local, domain, tld)
+    def check(user: str, labels: list[str], top: str) -> None:
+        address = f"{user}@{'.'.join(labels)}.{top}"
+        _email.cache_clear()
+        try:
+            expected = (validate_email(address, check_deliverability=False).normalized, True)
+        except EmailNotValidError:
+            expected = (address, False)
+        assert _email(address) == expected
+
+    check()
