@@ -170,7 +170,8 @@ def main() -> None:
           f"   (JS init ms: {', '.join(f'{k} {v:.0f}' for k, v in timings.items())})")
     print(f"{'folium FastMarkerCluster':28s}{peer_build_s:10.2f}{peer_load_s:10.2f}"
           f"{peer_build_s + peer_load_s:10.2f}   ({peer_clusters} clusters drawn)")
-    print(f"non-local requests blocked: {len(blocked)}")
+    print(f"non-local requests blocked: {len(blocked)}; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores")
     print(json.dumps({
         "bench": "map_load", "points": n,
         "ours_build_s": round(build_s, 3), "ours_ready_s": round(ready_s, 3),
@@ -180,6 +181,7 @@ def main() -> None:
         "peer_build_s": round(peer_build_s, 3), "peer_load_s": round(peer_load_s, 3),
         "peer_total_s": round(peer_build_s + peer_load_s, 3),
         "blocked_requests": len(blocked), "target_total_s": 3.0,
+        "load_avg_1m": round(os.getloadavg()[0], 1),
     }))
 
 

@@ -90,9 +90,9 @@
         geometry: { type: "Point", coordinates: [d.lon[i], d.lat[i]] } });
     }
     S.visibleCount = feats.length;
-    // Clusters up to zoom 14, single pins from 15 on. The worst overdue class per cluster
+    // Clusters up to zoom 13, single pins from 14 on. The worst overdue class per cluster
     // (its ring colour) costs ~40 % more to index, so it is only kept in "overdue" mode.
-    var options = { radius: 60, maxZoom: 14, minPoints: 3 };
+    var options = { radius: 60, maxZoom: 13, minPoints: 3 };
     if (S.colorMode === "overdue") {
       options.map = function (p) { return { o: S.overdueRank[p.i] }; };
       options.reduce = function (acc, p) { if (p.o > acc.o) acc.o = p.o; };
@@ -567,6 +567,7 @@
     if (S.config.legend && S.config.legend.overdue) OVERDUE_STYLE = S.config.legend.overdue;
     S.overdueRank = new Uint8Array(S.n);
     for (var i = 0; i < S.n; i++) S.overdueRank[i] = overdueRank(S.data.overdue[i]);
+    marks.ranks = performance.now() - t0;
     makePanes(map);
     S.basemapRenderer = L.canvas({ pane: "fc-basemap", padding: 0.3 });
     S.pointRenderer = L.canvas({ pane: "fc-points", padding: 0.2 });
@@ -584,6 +585,7 @@
     });
     map.on(L.Draw.Event.CREATED, onDrawCreated);
     Object.keys(S.basemaps).forEach(addBasemap);
+    marks.basemap = performance.now() - t0;
     tileLayers().forEach(retryFailedTiles);
     addTerritories(S.config.territories);
     marks.layers = performance.now() - t0;
