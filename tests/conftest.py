@@ -15,6 +15,13 @@ if hasattr(os, "geteuid") and os.geteuid() == 0:  # Chromium refuses to run as r
         os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = (flags + " --no-sandbox").strip()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the PySide6 emit() workaround before any test emits a signal."""
+    from fieldcrm.ui.widgets import qtfix
+
+    qtfix.install()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test away from the user's real data, config and keyring folders."""

@@ -62,7 +62,8 @@ def _check_log(fields: dict[str, Any]) -> dict[str, Any]:
     if not str(out.get("outcome") or "").strip():
         errors["outcome"] = "Choose an outcome."
     follow = out.get("follow_up_on")
-    if follow is not None and isinstance(when, datetime) and follow < when.date():
+    # The check-in's local date may be a day behind UTC's (UTC−12 at the most): compare with it.
+    if follow is not None and isinstance(when, datetime) and follow < (when - timedelta(hours=12)).date():
         errors["follow_up_on"] = "Follow-up date is before the visit."
     for key in ("outcome", "notes", "next_step"):
         out[key] = str(out.get(key) or "").strip()

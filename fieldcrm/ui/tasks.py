@@ -23,6 +23,9 @@ from PySide6.QtWidgets import QWidget
 
 from fieldcrm.db.engine import Database
 from fieldcrm.errors import Cancelled
+from fieldcrm.ui.widgets import qtfix
+
+qtfix.install()  # PySide6 6.12.0 + Python 3.11: each emit() drops a reference to True
 
 log = logging.getLogger(__name__)
 

@@ -80,3 +80,23 @@ def test_timeline_has_everything_newest_first(db) -> None:
         assert [e.kind for e in entries] == ["visit", "contact", "created", "sale"]
         assert entries[0].detail == "Liked the new range · Next: Send quote"
         assert entries[-1].title == "Sale 12,345.00 SEK"
+
+
+def test_amendment_with_a_date_reaches_the_outbox_as_iso_text(db) -> None:
+    with db.session() as s:
+        acc = A.create_account(session=s, fields={"name": "Ljusdal Bil AB"})
+        visit = V.log_visit(session=s, account_id=acc.id, rep_id=None,
+                            fields={"checked_in_at": datetime.now(UTC), "outcome": "Interested"})
+        follow = date.today() + timedelta(days=7)
+        V.amend_visit(session=s, visit_id=visit.id, author_id=None, changes={"follow_up_on": follow})
+        last = s.scalars(select(OutboxRecord).order_by(OutboxRecord.client_seq.desc())).first()
+        assert json.loads(last.fields_json)["changes"] == {"follow_up_on": follow.isoformat()}
+
+
+def test_a_same_day_follow_up_is_accepted_west_of_utc(db) -> None:
+    with db.session() as s:
+        acc = A.create_account(session=s, fields={"name": "Evening AB"})
+        # 20:00 in New York on 3 March is 01:00 UTC on 4 March; a follow-up on 3 March is fine.
+        when = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
+        V.log_visit(session=s, account_id=acc.id, rep_id=None,
+                    fields={"checked_in_at": when, "outcome": "Interested", "follow_up_on": date(2026, 3, 3)})
