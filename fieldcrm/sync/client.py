@@ -46,6 +46,7 @@ class Tokens:
     access_token: str
     refresh_token: str
     expires_at: float
+    lifetime: float
     user_id: str
     role: str
     device_id: str
@@ -137,8 +138,9 @@ class SyncClient:
         body = TokenRequest(
             username=username, password=password, device_id=device_id, device_name=device_name
         )
-        return self._take(self._call("POST", "/v1/auth/token", body, TokenResponse, auth=False,
-                                     login=True))
+        return self._take(
+            self._call("POST", "/v1/auth/token", body, TokenResponse, auth=False, login=True)
+        )
 
     def refresh(self) -> TokenResponse:
         """Trade the refresh token for a new pair (the old one stops working).
@@ -159,6 +161,7 @@ class SyncClient:
             access_token=pair.access_token,
             refresh_token=pair.refresh_token,
             expires_at=self._clock() + pair.expires_in,
+            lifetime=float(pair.expires_in),
             user_id=pair.user_id,
             role=pair.role,
             device_id=pair.device_id,
@@ -170,7 +173,8 @@ class SyncClient:
 
     def ensure_session(self) -> Tokens:
         """Return live tokens, refreshing when there are none yet or they are about to expire."""
-        if self.tokens is None or self.tokens.expires_at - self._clock() < 2.0:
+        margin = min(2.0, 0.2 * self.tokens.lifetime) if self.tokens else 0.0
+        if self.tokens is None or self.tokens.expires_at - self._clock() < margin:
             self.refresh()
         assert self.tokens is not None
         return self.tokens
@@ -185,8 +189,9 @@ class SyncClient:
 
     def pull(self, cursors: dict[str, Cursor], limit: int = 500) -> PullResponse:
         """One pull page after ``cursors``."""
-        return self._call("POST", "/v1/sync/pull", PullRequest(cursors=cursors, limit=limit),
-                          PullResponse)
+        return self._call(
+            "POST", "/v1/sync/pull", PullRequest(cursors=cursors, limit=limit), PullResponse
+        )
 
     def verify(self, scopes: dict[str, ScopeDigest]) -> VerifyResponse:
         """Compare per-scope digests; the answer lists the scopes to resync."""
@@ -199,8 +204,12 @@ class SyncClient:
 
     def resolve_conflict(self, conflict_id: str, action: str) -> ConflictOut:
         """Tell the server how a conflict was settled (``keep`` or, for managers, ``apply``)."""
-        return self._call("POST", f"/v1/conflicts/{conflict_id}/resolve",
-                          ResolveRequest(action=action), ConflictOut)  # type: ignore[arg-type]
+        return self._call(
+            "POST",
+            f"/v1/conflicts/{conflict_id}/resolve",
+            ResolveRequest(action=action),
+            ConflictOut,
+        )  # type: ignore[arg-type]
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -221,7 +230,13 @@ class SyncClient:
             self._sleep(min(left, 0.2))
 
     def _call(
-        self, method: str, path: str, body: BaseModel, out: type[_M], *, auth: bool = True,
+        self,
+        method: str,
+        path: str,
+        body: BaseModel,
+        out: type[_M],
+        *,
+        auth: bool = True,
         login: bool = False,
     ) -> _M:
         refreshed = False
@@ -233,8 +248,9 @@ class SyncClient:
             try:
                 self.requests += 1
                 extra = {} if self.timeout is None else {"timeout": self.timeout}
-                response = self.http.request(method, self.base_url + path, json=payload,
-                                             headers=self._headers(auth), **extra)
+                response = self.http.request(
+                    method, self.base_url + path, json=payload, headers=self._headers(auth), **extra
+                )
             except httpx.TransportError as exc:
                 if last:
                     raise SyncError(
@@ -258,8 +274,9 @@ class SyncClient:
             try:
                 return out.model_validate(response.json())
             except (ValidationError, ValueError) as exc:
-                raise SyncError(f"The sync server sent an unreadable answer: {exc}",
-                                kind="server") from None
+                raise SyncError(
+                    f"The sync server sent an unreadable answer: {exc}", kind="server"
+                ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -273,8 +290,9 @@ def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:
                 "This laptop was revoked by an administrator; your unsynced changes are kept.",
                 kind="auth",
             )
-        return SyncError(f"Your sync login is no longer valid ({detail}); log in again.",
-                         kind="auth")
+        return SyncError(
+            f"Your sync login is no longer valid ({detail}); log in again.", kind="auth"
+        )
     if code == 426:
         return SyncError(
             f"The sync server does not support this version of fieldcrm ({detail}). Update "

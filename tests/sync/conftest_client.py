@@ -52,10 +52,14 @@ def server_process(db_url: str, tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def lite(tmp_path: Path) -> Iterator[Any]:
+def lite(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     """An in-process server on a SQLite file (fast protocol tests; not parametrised)."""
+    import shutil
+
     from tests.sync.conftest import Harness
 
-    h = Harness(f"sqlite:///{tmp_path / 'server.db'}")
+    target = tmp_path / "server.db"
+    shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
+    h = Harness(f"sqlite:///{target}")
     yield h
     h.close()

@@ -57,8 +57,13 @@ def test_retry_after_is_honoured(lite: Any, laptops: Any) -> None:
     rep_with_territory(lite)
     http = fault_client(lite)
     waits: list[float] = []
-    a = laptops("anna", http, sleep=waits.append, clock=lambda: sum(waits),
-                retry=RetryPolicy(attempts=2, base_s=0.01))
+    a = laptops(
+        "anna",
+        http,
+        sleep=waits.append,
+        clock=lambda: sum(waits),
+        retry=RetryPolicy(attempts=2, base_s=0.01),
+    )
     busy = httpx.Response(503, headers={"Retry-After": "7"}, json={"detail": "busy"})
     http._transport.script["/v1/sync/push"] = [busy]
     a.create_account("Busy day")
@@ -70,8 +75,9 @@ def test_backoff_gives_up_with_busy(lite: Any, laptops: Any) -> None:
     rep_with_territory(lite)
     http = fault_client(lite)
     a = laptops("anna", http, sleep=lambda s: None, retry=RetryPolicy(attempts=2, base_s=0.01))
-    http._transport.script["/v1/sync/pull"] = [httpx.Response(429, json={"detail": "slow down"},
-                                                              headers={"Backoff": "1"})] * 3
+    http._transport.script["/v1/sync/pull"] = [
+        httpx.Response(429, json={"detail": "slow down"}, headers={"Backoff": "1"})
+    ] * 3
     with pytest.raises(SyncError) as err:
         a.sync()
     assert err.value.kind == "busy"
