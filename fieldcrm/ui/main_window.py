@@ -85,14 +85,12 @@ class MainWindow(QMainWindow):
         for act in (self.act_new, self.act_log, None, self.act_settings, None, self.act_quit):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         view = self.menuBar().addMenu("&View")
-        view.addAction(self.act_find)
-        view.addAction(self.act_clear)
+        view.addActions([self.act_find, self.act_clear])
         view.addSeparator()
         for i, name in enumerate(("&Today", "&Account", "&Map")):
             view.addAction(self._action(name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i),
                                         f"Ctrl+{i + 1}"))
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&About fieldcrm", self._on_about))
+        self.menuBar().addMenu("&Help").addAction(self._action("&About fieldcrm", self._on_about))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
@@ -103,8 +101,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
-        self.busy.setMaximumWidth(90)
-        self.busy.setMaximumHeight(14)
+        self.busy.setMaximumSize(90, 14)
         self.busy.setToolTip("Working…")
         self.busy.hide()
         self.pending_label = QLabel("Offline mode")
@@ -125,10 +122,15 @@ class MainWindow(QMainWindow):
     # -- public API ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start loading the panels' data (after the window is shown)."""
+        # The list's first page goes first: the other reads would slow it down beside it.
+        self.accounts.model.sig_loaded.connect(self._load_the_rest,
+                                               Qt.ConnectionType.SingleShotConnection)
         self.accounts.start()
+        self._on_tabs_current_changed(self.tabs.currentIndex())
+
+    def _load_the_rest(self, _total: int = 0) -> None:
         self.today.refresh()
         self._refresh_pending()
-        self._on_tabs_current_changed(self.tabs.currentIndex())
         self.runner.call(_warm_imports, lambda _none: None,
                          on_error=lambda exc: log.warning("Pre-loading modules failed: %s", exc))
 

@@ -153,10 +153,9 @@ class AccountsPanel(QWidget):
 
     # -- public API ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Load the first page, the filter choices and the overall count."""
+        """Load the first page (unfiltered, so it gives the overall count) and the filter choices."""
         self.model.reload()
         self._load_options()
-        self._load_all_total()
 
     def current_filter(self) -> AccountFilter:
         """Return the filter the widgets describe now."""
@@ -264,7 +263,8 @@ class AccountsPanel(QWidget):
         if changes.accounts or changes.visits or changes.settings or changes.sync:
             selected = self.selected_account_id()
             self.model.reload()
-            self._load_all_total()
+            if self.model.current_filter != AccountFilter():
+                self._load_all_total()  # else the reload itself gives the overall count
             if selected:
                 self.model.sig_loaded.connect(self._reselect(selected), Qt.ConnectionType.SingleShotConnection)
         if changes.territories or changes.sync or changes.accounts:

@@ -26,6 +26,8 @@ from fieldcrm.services.overview import DayPlan, day_plan
 from fieldcrm.services.visits import cancel_visit
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
+FOLLOW_UP_CAP = 500  # services.visits.agenda returns at most this many follow-ups
+
 
 def _table(headers: tuple[str, ...]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
@@ -74,6 +76,8 @@ class TodayPanel(QWidget):
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next day")
         self.today_button = QPushButton("Today")
+        for button in (self.prev_button, self.next_button):
+            button.setFixedWidth(36)
         self.planned_title = _heading("Planned visits")
         self.planned = _table(("Time", "Account", "Duration"))
         self.log_planned_button = QPushButton("Log visit…")
@@ -137,6 +141,8 @@ class TodayPanel(QWidget):
     def refresh(self) -> None:
         """Load the agenda of the shown day."""
         day = self.shown_day()
+        if self._plan is None or self._plan.day != day:
+            self.empty_hint.setText("Loading the agenda…")
         self._runner.query(lambda s: day_plan(session=s, day=day), self._on_plan_loaded,
                            parent=self, key=f"today:{id(self)}")
 
@@ -161,7 +167,9 @@ class TodayPanel(QWidget):
         is_today = plan.day == date.today()
         when = "today" if is_today else plan.day.strftime("%A %d %B")
         self.planned_title.setText(f"Planned visits {when} ({len(plan.agenda.planned)})")
-        self.follow_title.setText(f"Follow-ups due ({len(plan.agenda.follow_ups)})")
+        due = len(plan.agenda.follow_ups)
+        self.follow_title.setText(f"Follow-ups due ({due}+, oldest first)" if due >= FOLLOW_UP_CAP
+                                  else f"Follow-ups due ({due})")
         self.empty_hint.setText("" if plan.agenda.planned or plan.agenda.follow_ups else
                                 f"Nothing planned {when} and no follow-ups due. Plan visits from "
                                 "an account, or pick another day above.")
