@@ -43,7 +43,6 @@ js_log = logging.getLogger("fieldcrm.map.js")
 
 LOCAL_SCHEMES = frozenset({"file", "qrc", "data", "blob", "about"})
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-NAV_SCHEMES = frozenset({"file", "data", "about"})
 _BRIDGE_NAME = "fieldcrmBridge"
 TILE_CACHE_BYTES = 512 * 1024 * 1024
 _profiles: dict[str, QWebEngineProfile] = {}
@@ -120,12 +119,21 @@ class MapPage(QWebEnginePage):
         else:
             super().__init__(profile, parent)
         self.js_errors: list[str] = []
+        self.page_dir: Path | None = None
+        """Folder of the map page: the only files the page may navigate to."""
+        self.refused_navigations: list[str] = []
 
     def acceptNavigationRequest(  # noqa: N802 (Qt override)
         self, url: QUrl, nav_type: QWebEnginePage.NavigationType, is_main_frame: bool
     ) -> bool:
-        if url.scheme().lower() in NAV_SCHEMES:
+        scheme = url.scheme().lower()
+        if scheme in ("data", "about"):
             return True
+        if scheme == "file" and self.page_dir is not None:
+            target = Path(url.toLocalFile()).resolve()
+            if target.is_relative_to(self.page_dir):
+                return True
+        self.refused_navigations.append(url.toString())
         log.warning("Map page: refused navigation to %s", url.toString())
         return False
 
@@ -235,7 +243,11 @@ class MapView(QWebEngineView):
         self._ready = False
         self._pending.clear()
         self.set_remote_access(False)  # see the module docstring
-        self.setUrl(QUrl.fromLocalFile(str(Path(path).resolve())))
+        path = Path(path).resolve()
+        page = self.page()
+        if isinstance(page, MapPage):
+            page.page_dir = path.parent
+        self.setUrl(QUrl.fromLocalFile(str(path)))
 
     @Slot(bool)
     def _on_page_load_finished(self, ok: bool) -> None:

@@ -48,6 +48,16 @@ def test_page_made_no_remote_request(view: Any) -> None:
     assert view.page().settings().testAttribute(attr) is False
 
 
+def test_navigation_away_from_the_map_is_refused(view: Any, run_js: Any, qtbot: Any) -> None:
+    url = view.url().toString()
+    for target in ("file:///etc/hostname", "https://example.com/"):
+        run_js(view, f"(location.href = {json.dumps(target)}, 1)")
+    refused = view.page().refused_navigations
+    qtbot.waitUntil(lambda: {"file:///etc/hostname", "https://example.com/"} <= set(refused))
+    assert view.url().toString() == url
+    assert run_js(view, "window.fieldcrm.ready") is True
+
+
 def test_clicking_a_pin_reaches_python(view: Any, run_js: Any, qtbot: Any) -> None:
     # Zoom right in on one account so it is drawn as its own pin, then fire Leaflet's click
     # on that marker: the same handler chain a mouse click runs.
