@@ -131,6 +131,9 @@ def test_hooks_for_colour_route_choropleth_and_circle(view: Any, run_js: Any) ->
     assert run_js(view, "window.fieldcrm.showCircle(60.0, 18.0, 10, ['acc-00001'])") is True
     assert run_js(view, "window.fieldcrm.selectAccount('acc-00007')") is True
     assert run_js(view, "window.fieldcrm.stats().selectedId") == "acc-00007"
+    # Names are shown as text, never as HTML.
+    assert run_js(view, "document.querySelector('.leaflet-tooltip-top').textContent") == (
+        "Account 7 <&>")
     assert run_js(view, "window.fieldcrm.setColorMode('status')") is True
     assert view.page().js_errors == []
 

@@ -70,6 +70,13 @@
     if (S.map) addBasemap(name);
   };
 
+  // Leaflet tooltips take HTML: every name from the data is escaped.
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (c) { return ESC[c]; });
+  }
+  fc.esc = esc;
+
   function overdueRank(d) {
     if (d === null || d === undefined) return 1;
     if (d <= 0) return 0;
@@ -159,11 +166,11 @@
     var title = S.colorMode === "overdue" ? titles.overdue || "Days since last visit"
       : titles.status || "Account status";
     var rows = style.map(function (s, k) {
-      return '<div class="fc-legend-row"><i style="background:' + s.color + '"></i>' +
-        s.label + ' <span class="fc-legend-count">' + counts[k] + "</span></div>";
+      return '<div class="fc-legend-row"><i style="background:' + esc(s.color) + '"></i>' +
+        esc(s.label) + ' <span class="fc-legend-count">' + counts[k] + "</span></div>";
     });
     rows.push('<div class="fc-legend-row"><i class="fc-hollow"></i>Approximate location</div>');
-    return "<b>" + title + "</b>" + rows.join("");
+    return "<b>" + esc(title) + "</b>" + rows.join("");
   }
 
   function updateLegend() {
@@ -217,7 +224,7 @@
         style: { color: t.color, weight: 2, fillColor: t.color, fillOpacity: 0.12 },
       });
       layer.fcTerritory = t.id;
-      layer.bindTooltip(t.name, { permanent: true, direction: "center", className: "fc-territory-label" });
+      layer.bindTooltip(esc(t.name), { permanent: true, direction: "center", className: "fc-territory-label" });
       layer.on("click", function () { post({ type: "territory_clicked", id: t.id }); });
       S.territoriesLayer.addLayer(layer);
     });
@@ -391,8 +398,9 @@
     var ll = [S.data.lat[i], S.data.lon[i]];
     S.selectedMarker = L.circleMarker(ll, { radius: 13, color: "#000", weight: 3, fill: false,
       interactive: false, pane: "fc-selected" }).addTo(S.map);
-    S.selectedMarker.bindTooltip(S.data.names[i], { permanent: true, direction: "top", offset: [0, -12] });
-    S.map.setView(ll, Math.max(S.map.getZoom(), zoom || 14));
+    S.selectedMarker.bindTooltip(esc(S.data.names[i]), { permanent: true, direction: "top", offset: [0, -12] });
+    // Zoom in to street level only from far out; otherwise keep the user's zoom.
+    S.map.setView(ll, Math.max(S.map.getZoom(), zoom || 12));
     return true;
   };
 
@@ -437,8 +445,8 @@
     (stops || []).forEach(function (s, k) {
       var label = s.label !== undefined ? String(s.label) : String(k + 1);
       var m = L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "fc-stop", iconSize: [24, 24],
-        html: "<span>" + label.replace(/[<>&]/g, "") + "</span>" }), pane: "fc-selected" });
-      if (s.name) m.bindTooltip(String(s.name));
+        html: "<span>" + esc(label) + "</span>" }), pane: "fc-selected" });
+      if (s.name) m.bindTooltip(esc(s.name));
       if (s.id) m.on("click", function () { post({ type: "account_clicked", id: s.id }); });
       m.addTo(S.route);
     });
@@ -458,7 +466,7 @@
       },
       onEachFeature: function (f, layer) {
         var p = f.properties || {};
-        if (p.label || p.name) layer.bindTooltip(String(p.label || p.name));
+        if (p.label || p.name) layer.bindTooltip(esc(p.label || p.name));
       },
     }).addTo(S.map);
     if (legend && legend.items) {
@@ -577,7 +585,7 @@
     S.pointsLayer.on("click", function (e) { fc.clickAccount(S.data.ids[e.layer.fcIndex]); });
     S.pointsLayer.on("mouseover", function (e) {
       var m = e.layer;
-      if (!m.getTooltip()) m.bindTooltip(S.data.names[m.fcIndex]).openTooltip();
+      if (!m.getTooltip()) m.bindTooltip(esc(S.data.names[m.fcIndex])).openTooltip();
     });
     S.clusterLayer.on("click", function (e) {
       var z = Math.min(S.index.getClusterExpansionZoom(e.layer.fcCluster), 18);
