@@ -108,22 +108,26 @@ def test_duplicate_pushes_apply_once(srv):
 
 def test_pull_pages_end_on_transaction_boundaries(srv):
     _t, ann = _setup(srv)
-    accounts = [new_id() for _ in range(7)]
-    ann.push(
-        *[ann.mutation("account", a, "create", {"name": f"A{n}"}) for n, a in enumerate(accounts)]
-    )
-    seen, pages = [], 0
+    singles = [new_id() for _ in range(5)]
+    for n, a in enumerate(singles):  # five pushes: five transactions, five versions
+        ann.push(ann.mutation("account", a, "create", {"name": f"A{n}"}))
+    batch = [new_id() for _ in range(4)]  # one push: one transaction, never split
+    ann.push(*[ann.mutation("account", a, "create", {"name": f"B{n}"}) for n, a in enumerate(batch)])
+    seen, pages = [], []
     while True:
         page = ann.pull_once(limit=3)
-        pages += 1
         for scope in {c["scope"] for c in page["changes"]}:
             versions = [c["version"] for c in page["changes"] if c["scope"] == scope]
             assert versions == sorted(versions)
-        seen += [c["id"] for c in page["changes"] if c["entity"] == "account"]
+        ids = [c["id"] for c in page["changes"] if c["entity"] == "account"]
+        seen += ids
+        pages.append(ids)
         ann.cursors = page["next_cursors"]
         if not page["has_more"]:
             break
-    assert sorted(seen) == sorted(accounts) and pages >= 3
+    assert sorted(seen) == sorted(singles + batch) and len(pages) >= 3
+    assert all(len(p) <= 3 for p in pages if not set(p) & set(batch))
+    assert any(set(batch) <= set(p) for p in pages)  # the 4-row transaction came whole
     assert ann.pull_once()["changes"] == []
 
 

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from fieldcrm.sync.protocol import (
     Change,
     ChangeOp,
     Cursor,
-    Duplicate,
-    Entity,
-    Mutation,
-    MutationOutcome,
     PullRequest,
     PullResponse,
-    RejectCode,
-    Rejected,
     ScopeInfo,
     ScopeState,
     VerifyRequest,
@@ -30,142 +22,21 @@ from fieldcrm.sync.protocol import (
     digest_add,
     digest_item,
 )
-from fieldcrm.sync.server.appendonly import append_amendment, append_visit
 from fieldcrm.sync.server.engine import Database
-from fieldcrm.sync.server.merge import HANDLERS, Finish, Reject, Tx, record_conflict
 from fieldcrm.sync.server.models import (
     AppliedMutation,
     LoginAttempt,
-    Quarantine,
     RefreshToken,
     ScopeCounter,
     SyncIndex,
     utcnow,
 )
-from fieldcrm.sync.server.scopes import Actor, IndexWrites, compute_scopes, grant_count
+from fieldcrm.sync.server.push import Busy, apply_mutation, apply_push
+from fieldcrm.sync.server.scopes import Actor, compute_scopes, grant_count
 from fieldcrm.sync.server.serialize import load_data
 
 log = logging.getLogger(__name__)
-_RETRIES = 5
-
-
-class Busy(Exception):
-    """The database kept refusing a transaction (deadlocks, lock timeouts): answer 503."""
-
-
-def apply_mutation(db: Database, *, actor: Actor, mutation: Mutation, grace_days: float) -> Any:
-    """Apply one mutation exactly once, in its own transaction; return its result model.
-
-    Raises
-    ------
-    Busy
-        The transaction failed ``_RETRIES`` times on deadlocks or lock timeouts.
-    """
-    for attempt in range(_RETRIES):
-        try:
-            return _apply_once(db, actor=actor, mutation=mutation, grace_days=grace_days)
-        except IntegrityError:
-            # A concurrent copy of the same mutation committed first: the retry finds it.
-            log.info("mutation %s raced a duplicate; retrying", mutation.mutation_id)
-        except DBAPIError as exc:
-            if not _transient(exc):
-                raise
-            log.warning("mutation %s: transient database error (%d)", mutation.mutation_id, attempt)
-        time.sleep(0.01 * 2**attempt)
-    raise Busy("the database is busy; retry later")
-
-
-def _transient(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return exc.connection_invalidated or any(
-        word in text for word in ("deadlock", "locked", "serializ", "could not obtain lock")
-    )
-
-
-def _apply_once(db: Database, *, actor: Actor, mutation: Mutation, grace_days: float) -> Any:
-    m = mutation
-    with db.write() as session, session.begin():
-        done = session.get(AppliedMutation, m.mutation_id)
-        if done is not None:
-            if done.user_id != actor.user_id:
-                return Rejected(code=RejectCode.VALIDATION, message="mutation_id already used")
-            return Duplicate(original_result=done.result)
-        tx = Tx(
-            session=session,
-            actor=actor,
-            index=IndexWrites(session=session, now=utcnow()),
-            mutation=m,
-        )
-        try:
-            with session.begin_nested():
-                finish = _dispatch(tx, grace_days)
-                versions = tx.index.flush()
-                result: Any = finish(versions)
-        except Reject as rej:
-            tx.index.staged.clear()
-            result = _record_rejection(tx, rej)
-            tx.index.flush()
-        session.add(
-            AppliedMutation(
-                mutation_id=m.mutation_id,
-                device_id=actor.device_id,
-                user_id=actor.user_id,
-                client_seq=m.client_seq,
-                status=result.status,
-                result=result.model_dump(mode="json"),
-                applied_at=tx.index.now,
-            )
-        )
-    return result
-
-
-def _dispatch(tx: Tx, grace_days: float) -> Finish:
-    entity = tx.mutation.entity
-    if entity == Entity.VISIT:
-        return append_visit(tx, grace_days)
-    if entity == Entity.VISIT_AMENDMENT:
-        return append_amendment(tx)
-    if entity == Entity.CONFLICT:
-        raise Reject(
-            RejectCode.VALIDATION, "conflicts are resolved through /v1/conflicts, not pushed"
-        )
-    handler = HANDLERS.get(tx.mutation.op)
-    if handler is None:
-        raise Reject(RejectCode.VALIDATION, f"{entity} takes create, patch or delete, not append")
-    return handler(tx)
-
-
-def _record_rejection(tx: Tx, rej: Reject) -> Rejected:
-    """Keep a refused edit's payload: quarantine (scope) or a ``gone`` conflict (deleted row)."""
-    m = tx.mutation
-    payload = m.model_dump(mode="json")
-    if rej.keep == "quarantine":
-        tx.session.add(
-            Quarantine(
-                mutation_id=m.mutation_id,
-                user_id=tx.actor.user_id,
-                device_id=tx.actor.device_id,
-                reason=rej.message[:300],
-                payload=payload,
-                created_at=tx.index.now,
-            )
-        )
-    elif rej.keep == "conflict":
-        record_conflict(tx, None, "*", None, payload, kind="gone")
-    return Rejected(code=rej.code, message=rej.message)
-
-
-def apply_push(
-    db: Database, *, actor: Actor, mutations: list[Mutation], grace_days: float
-) -> list[MutationOutcome]:
-    """Apply a push batch in ``client_seq`` order; each mutation commits on its own."""
-    out = []
-    for m in sorted(mutations, key=lambda mu: mu.client_seq):
-        result = apply_mutation(db, actor=actor, mutation=m, grace_days=grace_days)
-        out.append(
-            MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=result)
-        )
-    return out
+__all__ = ["Busy", "apply_mutation", "apply_push", "gc", "pull", "verify"]
 
 
 def _epochs(session: Session, actor: Actor, counters: dict[str, ScopeCounter]) -> dict[str, int]:

@@ -1,0 +1,175 @@
+"""Push: apply a batch in client_seq order, each mutation atomic and recorded exactly once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from fieldcrm.sync.protocol import (
+    Duplicate,
+    Entity,
+    Mutation,
+    MutationOutcome,
+    RejectCode,
+    Rejected,
+)
+from fieldcrm.sync.server.appendonly import append_amendment, append_visit
+from fieldcrm.sync.server.engine import Database
+from fieldcrm.sync.server.merge import HANDLERS, Finish, Reject, Tx, record_conflict
+from fieldcrm.sync.server.models import AppliedMutation, Quarantine, utcnow
+from fieldcrm.sync.server.scopes import Actor, IndexWrites
+
+log = logging.getLogger(__name__)
+_RETRIES = 5
+
+
+class Busy(Exception):
+    """The database kept refusing the transaction (deadlocks, lock timeouts): answer 503."""
+
+
+def _transient(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return exc.connection_invalidated or any(
+        word in text for word in ("deadlock", "locked", "serializ", "could not obtain lock")
+    )
+
+
+def apply_push(
+    db: Database, *, actor: Actor, mutations: list[Mutation], grace_days: float
+) -> list[MutationOutcome]:
+    """Apply a batch; return one outcome per mutation, in ``client_seq`` order.
+
+    The batch is one database transaction and each mutation runs in its own SAVEPOINT, so a
+    mutation's effect and its ``applied_mutation`` row commit together or not at all, a
+    refused mutation leaves no trace but its rejection, and the whole batch costs one commit.
+    Scope versions are taken once per transaction, at the end, in scope-id order.
+
+    Raises
+    ------
+    Busy
+        The transaction failed ``_RETRIES`` times on deadlocks or lock timeouts.
+    """
+    ordered = sorted(mutations, key=lambda mu: mu.client_seq)
+    for attempt in range(_RETRIES):
+        try:
+            return _apply_batch(db, actor=actor, mutations=ordered, grace_days=grace_days)
+        except IntegrityError:
+            # A concurrent copy of the same batch committed first: the retry sees duplicates.
+            log.info("push of %d mutations raced a duplicate; retrying", len(ordered))
+        except DBAPIError as exc:
+            if not _transient(exc):
+                raise
+            log.warning("push: transient database error (attempt %d)", attempt + 1)
+        time.sleep(0.01 * 2**attempt)
+    raise Busy("the database is busy; retry later")
+
+
+def apply_mutation(db: Database, *, actor: Actor, mutation: Mutation, grace_days: float) -> Any:
+    """Apply a single mutation (a batch of one); return its result model."""
+    return apply_push(db, actor=actor, mutations=[mutation], grace_days=grace_days)[0].result
+
+
+def _apply_batch(
+    db: Database, *, actor: Actor, mutations: list[Mutation], grace_days: float
+) -> list[MutationOutcome]:
+    with db.write() as session, session.begin():
+        done = _already_applied(session, [m.mutation_id for m in mutations])
+        index = IndexWrites(session=session, now=utcnow())
+        pending: list[tuple[Mutation, Finish | None, Any]] = []
+        for m in mutations:
+            if m.mutation_id in done:
+                pending.append((m, None, _duplicate(done[m.mutation_id], actor)))
+                continue
+            pending.append((m, _apply_one(session, index, actor, m, grace_days), None))
+        versions = index.flush()
+        outcomes = []
+        for m, finish, result in pending:
+            if finish is not None:
+                result = finish(versions)
+                session.add(_record(m, actor, result, index.now))
+            outcomes.append(
+                MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=result)
+            )
+    return outcomes
+
+
+def _already_applied(session: Session, ids: list[str]) -> dict[str, AppliedMutation]:
+    rows = session.scalars(select(AppliedMutation).where(AppliedMutation.mutation_id.in_(ids)))
+    return {r.mutation_id: r for r in rows}
+
+
+def _duplicate(done: AppliedMutation, actor: Actor) -> Any:
+    if done.user_id != actor.user_id:
+        return Rejected(code=RejectCode.VALIDATION, message="mutation_id already used")
+    return Duplicate(original_result=done.result)
+
+
+def _record(m: Mutation, actor: Actor, result: Any, now: Any) -> AppliedMutation:
+    return AppliedMutation(
+        mutation_id=m.mutation_id,
+        device_id=actor.device_id,
+        user_id=actor.user_id,
+        client_seq=m.client_seq,
+        status=result.status,
+        result=result.model_dump(mode="json"),
+        applied_at=now,
+    )
+
+
+def _apply_one(
+    session: Session, index: IndexWrites, actor: Actor, m: Mutation, grace_days: float
+) -> Finish:
+    """Run one mutation in a SAVEPOINT; a Reject rolls back its effect and keeps its payload."""
+    tx = Tx(session=session, actor=actor, index=index, mutation=m)
+    mark = dict(index.staged)
+    try:
+        with session.begin_nested():
+            finish = _dispatch(tx, grace_days)
+            session.flush()
+        return finish
+    except Reject as rej:
+        index.staged = mark
+        with session.begin_nested():
+            rejected = _record_rejection(tx, rej)
+        return lambda _versions: rejected
+
+
+def _dispatch(tx: Tx, grace_days: float) -> Finish:
+    entity = tx.mutation.entity
+    if entity == Entity.VISIT:
+        return append_visit(tx, grace_days)
+    if entity == Entity.VISIT_AMENDMENT:
+        return append_amendment(tx)
+    if entity == Entity.CONFLICT:
+        raise Reject(
+            RejectCode.VALIDATION, "conflicts are resolved through /v1/conflicts, not pushed"
+        )
+    handler = HANDLERS.get(tx.mutation.op)
+    if handler is None:
+        raise Reject(RejectCode.VALIDATION, f"{entity} takes create, patch or delete, not append")
+    return handler(tx)
+
+
+def _record_rejection(tx: Tx, rej: Reject) -> Rejected:
+    """Keep a refused edit's payload: quarantine (scope) or a ``gone`` conflict (deleted row)."""
+    m = tx.mutation
+    payload = m.model_dump(mode="json")
+    if rej.keep == "quarantine":
+        tx.session.add(
+            Quarantine(
+                mutation_id=m.mutation_id,
+                user_id=tx.actor.user_id,
+                device_id=tx.actor.device_id,
+                reason=rej.message[:300],
+                payload=payload,
+                created_at=tx.index.now,
+            )
+        )
+    elif rej.keep == "conflict":
+        record_conflict(tx, None, "*", None, payload, kind="gone")
+    return Rejected(code=rej.code, message=rej.message)
