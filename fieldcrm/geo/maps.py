@@ -17,7 +17,8 @@ Public API
 ``load_basemap(name)``
     The shipped outlines (``"countries"`` or ``"admin1"``) as a GeoJSON dict.
 
-The page exposes ``window.fieldcrm`` (see ``resources/web/fieldcrm/fieldcrm-map.js``):
+The page exposes ``window.fieldcrm`` (``resources/web/fieldcrm/fieldcrm-map.js`` and
+``fieldcrm-tools.js``):
 ``setVisible(ids|null)``, ``selectAccount(id)``, ``showCircle(lat, lon, km, ids)``,
 ``setColorMode("status"|"overdue")``, ``showRoute(geojsonLine, stops)``,
 ``setChoropleth(featureCollection, legend)``, ``startDrawPolygon()``, ``startRectangleSelect()``,
@@ -213,6 +214,7 @@ def _asset_urls(res: Path, data_url: str) -> tuple[list[tuple[str, str]], list[t
         ("supercluster", (web / "supercluster" / "supercluster.min.js").as_uri()),
         ("leaflet_heat", (web / "leaflet-heat" / "leaflet-heat.js").as_uri()),
         ("fieldcrm_map", (web / "fieldcrm" / "fieldcrm-map.js").as_uri()),
+        ("fieldcrm_tools", (web / "fieldcrm" / "fieldcrm-tools.js").as_uri()),
         ("fieldcrm_countries", (res / "basemap" / "countries.js").as_uri()),
         ("fieldcrm_data", data_url),
     ]
