@@ -70,7 +70,7 @@ def test_service_errors_appear_next_to_each_field(dialog: SettingsDialog, qtbot:
     assert set(errors) == {"office_lat", "currency", "outcomes"}
     assert errors["office_lat"] == "Latitude 95.0 is outside -90…90."
     assert "three-letter" in errors["currency"]
-    assert dialog.summary.text() == "Please fix the 3 fields marked below."
+    assert dialog.summary.text() == "Please fix the 3 fields marked above."
     with db.session() as s:
         assert load_settings(session=s).currency == "SEK"  # nothing half-saved
 
@@ -97,5 +97,5 @@ def test_saves_and_broadcasts(dialog: SettingsDialog, qtbot: Any, db: Any,
 
 def test_invalid_input_without_fields_goes_to_the_summary(dialog: SettingsDialog) -> None:
     dialog.show_errors({"mystery": "Something else is wrong."})
-    assert dialog.summary.text() == "Please fix the field marked below. Something else is wrong."
+    assert dialog.summary.text() == "Please fix the field marked above. Something else is wrong."
     assert _visible_errors(dialog) == {}

@@ -223,8 +223,8 @@ class SettingsDialog(QDialog):
             label.setVisible(key in errors)
         stray = [msg for key, msg in errors.items() if key not in self.errors]
         count = len(errors)
-        head = "" if not count else ("Please fix the field marked below." if count == 1 else
-                                     f"Please fix the {count} fields marked below.")
+        head = "" if not count else ("Please fix the field marked above." if count == 1 else
+                                     f"Please fix the {count} fields marked above.")
         self.summary.setText(" ".join([head, *stray]).strip())
 
     def _clear_error(self, key: str) -> None:
