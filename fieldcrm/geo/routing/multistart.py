@@ -1,8 +1,9 @@
 """PyVRP-based search for one day: diverse short runs for the most visits, then polishing.
 
 Measured on seeded Solomon-style 100-stop days (see docs/routing.md): one long PyVRP run
-stalls in a seed-dependent local optimum, so the budget goes to two differently tuned runs,
-a fast-tsp reordering of the best visit set, and two runs started from the best so far.
+stalls in a seed-dependent local optimum, so the budget goes to two differently tuned runs
+(stronger perturbation: best per iteration on wide windows; short acceptance history), a
+fast-tsp reordering of the best visit set, and two runs started from the best so far.
 """
 
 from __future__ import annotations
@@ -94,13 +95,13 @@ def build_data(p: Problem, cand: Sequence[int]):  # -> tuple[pyvrp.ProblemData, 
 
 def _params(kind: str):
     from pyvrp.IteratedLocalSearch import IteratedLocalSearchParams
-    from pyvrp.search._search import NeighbourhoodParams
+    from pyvrp.search._search import PerturbationParams
     from pyvrp.solve import SolveParams
 
     if kind == "short-history":
         return SolveParams(ils=IteratedLocalSearchParams(history_length=50))
-    if kind == "wide-neighbourhood":
-        return SolveParams(neighbourhood=NeighbourhoodParams(num_neighbours=80))
+    if kind == "perturb-more":
+        return SolveParams(perturbation=PerturbationParams(5, 50))
     return SolveParams()
 
 
@@ -155,9 +156,8 @@ def best_order(
             if key > best[0]:
                 best = (key, clients)
 
-    plan = [("short-history", 0.27, 1, False), ("wide-neighbourhood", 0.27, 2, False),
-            ("reorder", 0.0, 0, True), ("short-history", 0.23, 3, True),
-            ("default", 0.23, 4, True)]
+    plan = [("perturb-more", 0.3, 1, False), ("short-history", 0.3, 2, False),
+            ("reorder", 0.0, 0, True), ("default", 0.2, 3, True), ("short-history", 0.2, 4, True)]
     spent = 0.0
     for kind, share, seed, from_best in plan:
         if kind == "reorder":
