@@ -108,3 +108,22 @@ def test_bad_group_or_period(s):
         sales_report(session=s, group_by="planet", period=OCT)
     with pytest.raises(InvalidInput, match="end after it starts"):
         sales_report(session=s, group_by="rep", period=Period(date(2026, 1, 2), date(2026, 1, 2)))
+
+
+def test_same_figures_with_the_proposed_covering_indexes(s):
+    from sqlalchemy import text
+
+    before = sales_report(session=s, group_by="territory", period=OCT)
+    s.execute(text("CREATE INDEX ix_sale_account_date_amount ON sale "
+                   "(account_id, sold_on, currency, amount_minor, deleted)"))  # fmt: skip
+    s.execute(text("CREATE INDEX ix_visit_account_time_status ON visit "
+                   "(account_id, checked_in_at, status, deleted)"))  # fmt: skip
+    s.commit()
+    assert sales_report(session=s, group_by="territory", period=OCT) == before
+
+
+def test_a_narrow_period_reads_sales_through_the_date_index(s):
+    day = Period(date(2026, 10, 5), date(2026, 10, 6))  # 2 of 92 days of sales: narrow
+    report = sales_report(session=s, group_by="territory", period=day)
+    assert (report.total.sales_minor, report.total.sales_count) == (1000, 1)
+    assert report.total.sales_prev_minor == 0
