@@ -122,6 +122,7 @@ def run_app(args: argparse.Namespace) -> int:
     _prepare_environment(headless)
     _setup_logging(env_setting("log_level", "INFO"))
     app = _make_app()
+    qt_ready = time.perf_counter()
     from fieldcrm.db.engine import open_database
     from fieldcrm.errors import DatabaseError
 
@@ -131,7 +132,8 @@ def run_app(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         _startup_error(str(exc), headless)
         return 2
-    log.info("Opened %s in %.3f s", path, time.perf_counter() - started)
+    log.info("Qt started in %.3f s; opened %s in %.3f s", qt_ready - started, path,
+             time.perf_counter() - qt_ready)
     from fieldcrm.ui.main_window import MainWindow
     from fieldcrm.ui.tasks import TaskRunner
 
