@@ -9,7 +9,7 @@ from typing import Any
 import keyring
 import pytest
 
-from tests.sync.client_helpers import Laptop, MemoryKeyring, ServerProcess
+from tests.sync.client_helpers import Laptop, MemoryKeyring, ServerProcess, Zygote
 
 
 @pytest.fixture
@@ -36,13 +36,20 @@ def laptops(tmp_path: Path, memory_keyring: MemoryKeyring) -> Iterator[Any]:
         laptop.close()
 
 
+@pytest.fixture(scope="session")
+def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
+    z = Zygote(tmp_path_factory.mktemp("zygote") / "server.log")
+    yield z
+    z.close()
+
+
 @pytest.fixture
-def server_process(db_url: str, tmp_path: Path) -> Iterator[Any]:
+def server_process(db_url: str, zygote: Zygote) -> Iterator[Any]:
     """Factory ``server_process(**settings) -> ServerProcess`` on the test's database."""
     made: list[ServerProcess] = []
 
     def make(**settings: Any) -> ServerProcess:
-        proc = ServerProcess(db_url, tmp_path / f"server-{len(made)}.log", **settings)
+        proc = ServerProcess(zygote, db_url, **settings)
         made.append(proc)
         return proc
 
