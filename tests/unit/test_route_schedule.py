@@ -192,3 +192,26 @@ def test_progress_and_cancel() -> None:
     assert seen[0] == 0.0 and seen[-1] == 1.0
     with pytest.raises(Cancelled):
         plan_route(stops, None, None, settings(), distance=LINE, should_cancel=lambda: True)
+
+
+def test_invalid_places_durations_and_unreachable_stops() -> None:
+    bad_home = Place("Nowhere", float("nan"), 0.0)
+    stops = [stop("a", 0.1), stop("neg", 0.2, duration=-5.0)]
+    plan = plan_route(stops, bad_home, None, settings(), distance=LINE)
+    assert plan.stops == () and any("Nowhere has no valid coordinates" in w
+                                    for w in plan.warnings)
+    assert {u.stop.id: u.reason for u in plan.unscheduled} == {"a": REASON_NO_TIME,
+                                                                "neg": "invalid"}
+
+    class Island(LineModel):
+        def matrices(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            km, minutes = super().matrices(points)
+            km[:, 2] = km[2, :] = np.inf  # the first stop cannot be reached by road
+            minutes[:, 2] = minutes[2, :] = np.nan
+            return km, minutes
+
+    plan = plan_route([stop("island", 0.1), stop("b", 0.2)], None, None, settings(),
+                      distance=Island())
+    assert plan.visit_ids == ("b",)
+    assert plan.unscheduled[0].stop.id == "island"
+    assert "cannot be reached" in plan.unscheduled[0].message

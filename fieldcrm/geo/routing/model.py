@@ -156,6 +156,7 @@ REASON_NO_TIME = "no_time"
 REASON_DUPLICATE = "duplicate"
 REASON_APPOINTMENT = "appointment"
 REASON_SKIPPED = "skipped"
+REASON_INVALID = "invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,10 @@ def build_data(p: Problem, cand: Sequence[int]):  # -> tuple[pyvrp.ProblemData, 
     s = p.settings
     nodes = [START, END, *(i + 2 for i in cand)]
     sub = np.ix_(nodes, nodes)
-    dist = np.rint(p.km[sub] * 1000.0).astype(np.int64)
-    dur = np.ceil(p.minutes[sub] * 60.0 - 1e-9).astype(np.int64)
+    km, mins = p.km[sub], p.minutes[sub]
+    far = 10.0 * max(1.0, float(km[np.isfinite(km)].max()), float(mins[np.isfinite(mins)].max()))
+    dist = np.rint(np.where(np.isfinite(km), km, far) * 1000.0).astype(np.int64)
+    dur = np.ceil(np.where(np.isfinite(mins), mins, far) * 60.0 - 1e-9).astype(np.int64)
     np.fill_diagonal(dist, 0)
     np.fill_diagonal(dur, 0)
     prize = int(dist.max()) * 4 + 1000

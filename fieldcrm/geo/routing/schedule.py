@@ -12,6 +12,7 @@ from fieldcrm.geo.routing.model import (
     REASON_APPOINTMENT,
     REASON_CLOSED,
     REASON_DUPLICATE,
+    REASON_INVALID,
     REASON_NO_COORDS,
     REASON_NO_TIME,
     WEEKDAYS,
@@ -246,6 +247,9 @@ def _screen(stop: Stop, settings: PlanSettings, seen: set[str]) -> Unscheduled |
     if not stop.has_coords:
         return Unscheduled(stop, REASON_NO_COORDS,
                            f"{stop.name} has no coordinates; geocode its address first")
+    if not settings.visit_duration(stop) >= 0:
+        return Unscheduled(stop, REASON_INVALID,
+                           f"{stop.name} has a negative or unknown visit duration")
     if stop.appointment is not None and stop.appointment_day not in (None, settings.day):
         return Unscheduled(stop, REASON_APPOINTMENT,
                            f"{stop.name} has its appointment on {stop.appointment_day}, "
@@ -260,6 +264,22 @@ def _screen(stop: Stop, settings: PlanSettings, seen: set[str]) -> Unscheduled |
                            f"{stop.name}'s opening hours ({', '.join(map(str, wins))}) are "
                            f"too short for a {dur:.0f}-minute visit")
     return None
+
+
+def _valid_place(pl: object) -> bool:
+    lat, lon = getattr(pl, "lat", None), getattr(pl, "lon", None)
+    try:
+        return -90.0 <= float(lat) <= 90.0 and -180.0 <= float(lon) <= 180.0
+    except (TypeError, ValueError):
+        return False
+
+
+def _clean(m: np.ndarray) -> np.ndarray:
+    """A float copy where unknown or negative entries mean unreachable (inf)."""
+    out = np.array(m, dtype=np.float64)
+    out[~np.isfinite(out) | (out < 0)] = np.inf
+    np.fill_diagonal(out, 0.0)
+    return out
 
 
 def build_problem(
@@ -283,9 +303,16 @@ def build_problem(
     if settings.start_time >= settings.latest_return:
         warnings.append(f"The day starts at {hhmm(settings.start_time)}, not before the latest "
                         f"return {hhmm(settings.latest_return)}: there is no time for visits.")
+    bad_places = [pl for pl in (settings.start, settings.end) if not _valid_place(pl)]
+    for pl in dict.fromkeys(bad_places):
+        warnings.append(f"{pl.name} has no valid coordinates: the day cannot be planned.")
     pts = [(settings.start.lat, settings.start.lon), (settings.end.lat, settings.end.lon)]
+    pts = [(0.0, 0.0) if pl in bad_places else xy
+           for pl, xy in zip((settings.start, settings.end), pts, strict=True)]
     pts += [(s.lat, s.lon) for s in kept]
-    km, minutes = dm.matrices(np.asarray(pts, dtype=np.float64))
+    km, minutes = (_clean(m) for m in dm.matrices(np.asarray(pts, dtype=np.float64)))
+    if bad_places:
+        km[:2, :] = km[:, :2] = minutes[:2, :] = minutes[:, :2] = np.inf
     durations = tuple(settings.visit_duration(s) for s in kept)
     p = Problem(
         settings=settings, stops=tuple(kept), km=km, minutes=minutes, duration=durations,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -108,8 +109,6 @@ class RoutePanel(QWidget):
 
     def settings(self) -> PlanSettings:
         d = self.date_edit.date()
-        from datetime import date
-
         return PlanSettings(day=date(d.year(), d.month(), d.day()), start=self.home,
                             end=self.home, start_time=_minutes(self.start_edit.time()),
                             latest_return=_minutes(self.end_edit.time()), tz=self.tz)
