@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fieldcrm.dataio.mapping import as_mapping, suggest_mapping
 from fieldcrm.dataio.readers import read_table
-from fieldcrm.dataio.validate import Options, validate_rows
+from fieldcrm.dataio.validate import Options, _email, _phone, validate_rows
 from fieldcrm.db.engine import open_database
 from fieldcrm.geo import gazetteer
 from fieldcrm.services.importing import import_table
@@ -85,6 +85,8 @@ def main() -> None:
         checked = validate_rows(table, "accounts", mapping, options=Options("SE"))
         phase1 = time.perf_counter() - started
         db = open_database(Path(tmp) / "crm.db")
+        _phone.cache_clear()  # no head start from the validation run above
+        _email.cache_clear()
         started = time.perf_counter()
         with db.session() as session:
             table = read_table(path)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldcrm.dataio.mapping import Preset, apply_preset, as_mapping, check_mapping, suggest_mapping
@@ -19,7 +18,6 @@ from fieldcrm.dataio.validate import ERROR, Issue, Options, Validated, validate_
 from fieldcrm.db.models import (
     AccountRecord,
     ContactRecord,
-    OutboxRecord,
     SaleRecord,
     VisitRecord,
 )
@@ -30,6 +28,7 @@ from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import Cancelled
 from fieldcrm.geo.dedupe import normalise_name
 from fieldcrm.geo.geocode import Address, GazetteerGeocoder
+from fieldcrm.services.bulk_write import enqueue_many, insert_indexed, insert_rows
 
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
@@ -154,45 +153,6 @@ def import_table(
                         result.not_located, result.contacts, time.perf_counter() - started)
 
 
-def _insert(session: Session, model: Any, rows: list[dict[str, Any]], stage: _Stage) -> None:
-    """Insert rows in batches through Core (one executemany each: every row gets every column,
-    so that SQLAlchemy does not fall back to one statement per row)."""
-    if not rows:
-        return
-    now = utcnow()
-    table = model.__table__
-    defaults = {c.name: _default(c, now) for c in table.columns}
-    for start in range(0, len(rows), _CHUNK):
-        stage(start, len(rows))
-        batch = [{**defaults, **row} for row in rows[start:start + _CHUNK]]
-        session.execute(insert(table), batch)
-
-
-def _default(column: Any, now: datetime) -> Any:
-    if column.default is None:
-        return None
-    arg = column.default.arg
-    return now if callable(arg) else arg
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return value
-
-
-def _enqueue_many(session: Session, entity: str, items: list[tuple[str, str, dict[str, Any]]],
-                  stage: _Stage) -> None:
-    """Add outbox mutations (entity id, op, fields) in bulk, as ``db.outbox.enqueue`` writes them."""
-    rows = [{"mutation_id": new_id(), "entity": entity, "entity_id": entity_id, "op": op,
-             "base_version": 0, "state": "pending",
-             "fields_json": json.dumps({k: _jsonable(v) for k, v in fields.items()}, sort_keys=True)}
-            for entity_id, op, fields in items]
-    _insert(session, OutboxRecord, rows, stage)
-
-
 def _account_values(record: dict[str, Any]) -> dict[str, Any]:
     values = {k: record[k] for k in ACCOUNT_FIELDS if k in record}
     for key in ("status", "tier"):
@@ -267,8 +227,8 @@ def _write_accounts(session: Session, table: Table, mapping: dict[int, str], val
             contacts.append((existing or values["id"], record["contact_name"]))
     if geocode:
         _geocode_new(new_rows, options, result, _Stage(stage.progress, stage.cancelled, 45, 10))
-    _insert(session, AccountRecord, new_rows, _Stage(stage.progress, stage.cancelled, 55, 20))
-    _enqueue_many(session, "account", [
+    insert_indexed(session, AccountRecord, new_rows, _Stage(stage.progress, stage.cancelled, 55, 20))
+    enqueue_many(session, "account", [
         (row["id"], "create", {k: row[k] for k in ACCOUNT_FIELDS if k in row}) for row in new_rows
     ], _Stage(stage.progress, stage.cancelled, 75, 20))
     result.created = len(new_rows)
@@ -295,8 +255,8 @@ def _add_contacts(session: Session, contacts: list[tuple[str, str]], result: _Re
     rows = [{"id": new_id(), "account_id": account_id, "name": name[:200]}
             for account_id, name in contacts]
     stage = _Stage(None, None)
-    _insert(session, ContactRecord, rows, stage)
-    _enqueue_many(session, "contact", [
+    insert_rows(session, ContactRecord, rows, stage)
+    enqueue_many(session, "contact", [
         (row["id"], "create", {"account_id": row["account_id"], "name": row["name"]}) for row in rows
     ], stage)
     result.contacts = len(rows)
@@ -351,8 +311,8 @@ def _write_contacts(session: Session, table: Table, mapping: dict[int, str], val
     keys = ("name", "title", "phone", "phone_raw", "phone_valid", "email", "email_valid", "notes")
     rows = [{"id": new_id(), "account_id": account_id, **{k: r[k] for k in keys if k in r}}
             for account_id, r in _with_accounts(session, table, mapping, validated, result)]
-    _insert(session, ContactRecord, rows, stage)
-    _enqueue_many(session, "contact", [
+    insert_rows(session, ContactRecord, rows, stage)
+    enqueue_many(session, "contact", [
         (row["id"], "create", {k: v for k, v in row.items() if k != "id"}) for row in rows
     ], stage)
     result.created = len(rows)
@@ -375,8 +335,8 @@ def _write_visits(session: Session, table: Table, mapping: dict[int, str], valid
         if status is VisitStatus.COMPLETED and when:
             last_visit[account_id] = max(when, last_visit.get(account_id, when))
         rows.append(row)
-    _insert(session, VisitRecord, rows, stage)
-    _enqueue_many(session, "visit", [
+    insert_rows(session, VisitRecord, rows, stage)
+    enqueue_many(session, "visit", [
         (row["id"], "append" if row["status"] == VisitStatus.COMPLETED.value else "create",
          {k: v for k, v in row.items() if k != "id"}) for row in rows
     ], stage)
@@ -392,8 +352,8 @@ def _write_sales(session: Session, table: Table, mapping: dict[int, str], valida
     rows = [{"id": new_id(), "account_id": account_id, "rep_id": None, "sold_on": r["sold_on"],
              "amount_minor": r["amount"], "currency": r["currency"]}
             for account_id, r in _with_accounts(session, table, mapping, validated, result)]
-    _insert(session, SaleRecord, rows, stage)
-    _enqueue_many(session, "sale", [
+    insert_rows(session, SaleRecord, rows, stage)
+    enqueue_many(session, "sale", [
         (row["id"], "create", {k: v for k, v in row.items() if k not in ("id", "rep_id")})
         for row in rows
     ], stage)

@@ -134,3 +134,41 @@ def test_export_round_trip(db, tmp_path) -> None:
         assert report.created == 4 and not report.errors
     finally:
         other.close()
+
+
+def _triggers(session) -> set[str]:
+    from sqlalchemy import text
+
+    return set(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+
+
+def test_large_import_reindexes_search_once_and_keeps_triggers(db, monkeypatch) -> None:
+    import fieldcrm.services.bulk_write as importing
+
+    with db.session() as session:
+        before = _triggers(session)
+    assert "account_fts_ai" in before
+    rows = "name;city\n" + "".join(f"Firma{i};Umeå\n" for i in range(10_500))
+    dropped = {"yes": False}
+    original = importing.drop_trigger_statements
+
+    def drop() -> list[str]:
+        dropped["yes"] = True
+        return original()
+
+    monkeypatch.setattr(importing, "drop_trigger_statements", drop)
+    with pytest.raises(Cancelled):  # cancelled after the triggers were dropped
+        _import(db, rows, "accounts", geocode=False, cancelled=lambda: dropped["yes"])
+    with db.session() as session:
+        assert _triggers(session) == before and _count(session, AccountRecord) == 0
+    report, _ = _import(db, rows, "accounts", geocode=False)
+    assert report.created == 10_500
+    from sqlalchemy import text
+
+    with db.session() as session:
+        assert _triggers(session) == before
+        hits = session.scalars(text("SELECT a.name FROM account_fts f JOIN account a ON a.rowid = f.rowid "
+                                    "WHERE account_fts MATCH 'Firma10499'")).all()
+        assert hits == ["Firma10499"]
+        _import(db, "name;city\nLater AB;Lund\n", "accounts")  # the triggers index new rows again
+        assert session.scalars(text("SELECT rowid FROM account_fts WHERE account_fts MATCH 'Later'")).all()
