@@ -497,3 +497,94 @@ def kill_scenario(h: Any, server: Any, laptop: Laptop, *, iterations: int, seed:
     assert_converged(h, laptop)
     return {"iterations": iterations, "kills": kills, "failed_syncs": failures,
             "visits": len(visits), "mutations": applied, "seed": seed}
+
+
+# --- G12: a loopback TCP proxy that can cut and heal ------------------------------------------
+
+
+class Proxy:
+    """An asyncio TCP proxy on 127.0.0.1 in its own thread; ``cut()`` partitions, ``heal()`` ends it.
+
+    While cut, open connections are reset and new ones are either reset (``mode="reset"``)
+    or accepted and left hanging (``mode="blackhole"``, the client's timeout fires).
+    """
+
+    def __init__(self, target_port: int) -> None:
+        import asyncio
+        import threading
+
+        self.target, self.port = target_port, free_port()
+        self.cut_mode: str | None = None
+        self.loop = asyncio.new_event_loop()
+        self._writers: set[Any] = set()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self.thread.start()
+        ready.wait(10)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self, ready: Any) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", self.port))
+        ready.set()
+        self.loop.run_forever()
+
+    async def _pipe(self, reader: Any, writer: Any) -> None:
+        try:
+            while self.cut_mode is None:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: Any, writer: Any) -> None:
+        import asyncio
+
+        if self.cut_mode == "reset":
+            writer.transport.abort()
+            return
+        if self.cut_mode == "blackhole":
+            self._writers.add(writer)
+            return
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_w}
+        await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
+        self._writers -= {writer, up_w}
+
+    def cut(self, mode: str = "reset") -> None:
+        def go() -> None:
+            self.cut_mode = mode
+            for w in list(self._writers):
+                w.transport.abort()
+            self._writers.clear()
+
+        self.loop.call_soon_threadsafe(go)
+
+    def heal(self) -> None:
+        def go() -> None:
+            for w in list(self._writers):
+                w.transport.abort()
+            self._writers.clear()
+            self.cut_mode = None
+
+        self.loop.call_soon_threadsafe(go)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)

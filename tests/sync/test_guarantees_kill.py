@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.sync.client_helpers import kill_scenario, rep_with_territory
 
@@ -30,5 +29,5 @@ def test_kill_server_mid_batch(
     figures = kill_scenario(h, server, rep, iterations=iterations, seed=seed, max_delay=1.5)
     print(figures)
     assert figures["kills"] == iterations
-    assert 0 < figures["failed_syncs"]  # the kills really cut syncs
+    assert figures["failed_syncs"] > 0  # the kills really cut syncs
     http.close()
