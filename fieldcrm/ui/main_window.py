@@ -7,28 +7,21 @@ from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QSplitter,
-    QTabWidget,
-    QWidget,
-)
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QWidget
 
 from fieldcrm.domain.records import AccountFilter
 from fieldcrm.services.overview import pending_changes
+from fieldcrm.services.settings import Settings, load_settings
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.panels.today_panel import TodayPanel
+from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, route_home, warm_imports
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 log = logging.getLogger(__name__)
-TAB_TODAY, TAB_ACCOUNT, TAB_MAP = range(3)
 
 
 class MainWindow(QMainWindow):
-    """Accounts list on the left; Today, Account and Map tabs on the right."""
+    """Accounts list on the left; Today, Account, Map, Route and Territories tabs on the right."""
 
     def __init__(self, runner: TaskRunner, *, restore_state: bool = True,
                  parent: QWidget | None = None) -> None:
@@ -36,21 +29,16 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self._account_id: str | None = None
         self._filter = AccountFilter()
-        # The Account and Map tabs are made when first needed: their imports (folium, pandas,
-        # QtWebEngine pages) would otherwise double the time to a usable window.
-        self.account_panel: Any = None
-        self.map_panel: Any = None
+        self._route_ids: list[str] = []
         self.setWindowTitle(f"fieldcrm — {runner.db.path.name}")
         self.accounts = AccountsPanel(runner)
         self.today = TodayPanel(runner)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(self.today, "Today")
-        self.tabs.addTab(QWidget(), "Account")
-        self.tabs.addTab(QWidget(), "Map")
+        self.tabs = LazyTabs(self.today, {
+            Tab.ACCOUNT: self._make_account_panel, Tab.MAP: self._make_map_panel,
+            Tab.ROUTE: self._make_route_panel, Tab.TERRITORIES: self._make_territories_panel})
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.accounts)
         self.splitter.addWidget(self.tabs)
-        self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([640, 760])
         self.setCentralWidget(self.splitter)
@@ -61,12 +49,9 @@ class MainWindow(QMainWindow):
             self._restore_state()
 
     # -- building -----------------------------------------------------------------------------
-    def _action(self, text: str, slot: Any, shortcut: QKeySequence | str | None = None,
+    def _action(self, text: str, slot: Any, shortcut: str | None = None,
                 tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip)
+        action = QAction(text, self, shortcut=QKeySequence(shortcut or ""), statusTip=tip)
         action.triggered.connect(slot)
         return action
 
@@ -78,7 +63,7 @@ class MainWindow(QMainWindow):
         self.act_log.setEnabled(False)
         self.act_settings = self._action("&Settings…", self._on_settings, "Ctrl+,",
                                          "Home, office, country, currency, units, cadence")
-        self.act_quit = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
         self.act_find = self._action("&Find accounts", self.accounts.focus_search, "Ctrl+F")
         self.act_clear = self._action("&Clear filters", self.accounts.clear_filters)
         file_menu = self.menuBar().addMenu("&File")
@@ -87,15 +72,14 @@ class MainWindow(QMainWindow):
         view = self.menuBar().addMenu("&View")
         view.addActions([self.act_find, self.act_clear])
         view.addSeparator()
-        for i, name in enumerate(("&Today", "&Account", "&Map")):
+        for i, name in enumerate(f"&{t}" for t in TAB_TITLES):
             view.addAction(self._action(name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i),
                                         f"Ctrl+{i + 1}"))
         self.menuBar().addMenu("&Help").addAction(self._action("&About fieldcrm", self._on_about))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
-        for act in (self.act_new, self.act_log, self.act_settings):
-            toolbar.addAction(act)
+        toolbar.addActions([self.act_new, self.act_log, self.act_settings])
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -117,7 +101,6 @@ class MainWindow(QMainWindow):
         self.accounts.sig_filter_changed.connect(self._on_accounts_filter_changed)
         self.accounts.sig_new_account_requested.connect(self._on_new_account)
         self.today.sig_account_selected.connect(self._open_account)
-        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
 
     # -- public API ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -126,73 +109,91 @@ class MainWindow(QMainWindow):
         self.accounts.model.sig_loaded.connect(self._load_the_rest,
                                                Qt.ConnectionType.SingleShotConnection)
         self.accounts.start()
-        self._on_tabs_current_changed(self.tabs.currentIndex())
+        self.tabs.panel(self.tabs.currentIndex())
 
     def _load_the_rest(self, _total: int = 0) -> None:
         self.today.refresh()
         self._refresh_pending()
-        self.runner.call(_warm_imports, lambda _none: None,
+        self.runner.call(warm_imports, lambda _none: None,
                          on_error=lambda exc: log.warning("Pre-loading modules failed: %s", exc))
 
     def show_view(self, view: str) -> None:
-        """Show ``list`` (Today beside the list), ``account`` or ``map``."""
-        self.tabs.setCurrentIndex({"list": TAB_TODAY, "account": TAB_ACCOUNT, "map": TAB_MAP}[view])
+        """Show ``list`` (Today beside the list), ``account`` or ``map`` (for --view)."""
+        self.tabs.setCurrentIndex({"list": Tab.TODAY, "account": Tab.ACCOUNT, "map": Tab.MAP}[view])
 
     def show_account(self, account_id: str) -> None:
         """Show an account in the Account tab and mark it on the map and in the list."""
         self._account_id = account_id
         self.act_log.setEnabled(True)
-        self._ensure_account_panel().show_account(account_id)
+        self.tabs.panel(Tab.ACCOUNT).show_account(account_id)
         self.accounts.select_account(account_id)
         if self.map_panel is not None:
             self.map_panel.select_account(account_id)
 
-    # -- tabs made when first needed ------------------------------------------------------------
-    def _put_tab(self, index: int, panel: QWidget, title: str) -> None:
-        current = self.tabs.currentIndex()
-        self.tabs.blockSignals(True)
-        placeholder = self.tabs.widget(index)
-        self.tabs.removeTab(index)
-        self.tabs.insertTab(index, panel, title)
-        self.tabs.setCurrentIndex(current)
-        self.tabs.blockSignals(False)
-        placeholder.deleteLater()
+    # -- panels of the lazy tabs ----------------------------------------------------------------
+    @property
+    def account_panel(self) -> Any:
+        return self.tabs.made(Tab.ACCOUNT)
 
-    def _ensure_account_panel(self) -> Any:
-        if self.account_panel is None:
-            from fieldcrm.ui.panels.account_panel import AccountPanel
+    @property
+    def map_panel(self) -> Any:
+        return self.tabs.made(Tab.MAP)
 
-            self.account_panel = AccountPanel(self.runner)
-            self.account_panel.sig_show_on_map.connect(self._on_account_show_on_map)
-            self.account_panel.sig_plan_route.connect(self._on_account_plan_route)
-            self._put_tab(TAB_ACCOUNT, self.account_panel, "Account")
-        return self.account_panel
+    def _make_account_panel(self) -> QWidget:
+        from fieldcrm.ui.panels.account_panel import AccountPanel
 
-    def _ensure_map(self) -> Any:
-        if self.map_panel is None:
-            from fieldcrm.ui.panels.map_panel import MapPanel
+        panel = AccountPanel(self.runner)
+        panel.sig_show_on_map.connect(self._on_account_show_on_map)
+        panel.sig_plan_route.connect(self._on_plan_route)
+        return panel
 
-            self.map_panel = MapPanel(self.runner)
-            self.map_panel.sig_account_clicked.connect(self._open_account)
-            self._put_tab(TAB_MAP, self.map_panel, "Map")
-            if self._filter != AccountFilter():
-                self.map_panel.set_filter(self._filter)
-            if self._account_id:
-                self.map_panel.select_account(self._account_id)
-        return self.map_panel
+    def _make_map_panel(self) -> QWidget:
+        from fieldcrm.ui.panels.map_panel import MapPanel
 
-    @Slot(int)
-    def _on_tabs_current_changed(self, index: int) -> None:
-        if index == TAB_MAP:
-            self._ensure_map()
-        elif index == TAB_ACCOUNT:
-            self._ensure_account_panel()
+        panel = MapPanel(self.runner)
+        panel.sig_account_clicked.connect(self._open_account)
+        panel.sig_selection_changed.connect(self._on_map_selection_changed)
+        if self._filter != AccountFilter():
+            panel.set_filter(self._filter)
+        if self._account_id:
+            panel.select_account(self._account_id)
+        return panel
+
+    def _make_route_panel(self) -> QWidget:
+        from fieldcrm.ui.panels.route_panel import RoutePanel
+
+        panel = RoutePanel(self.runner)
+        panel.set_accounts(self._route_ids)
+        panel.sig_saved.connect(lambda n: self._say(f"{n} visits added to the agenda."))
+        self._load_route_home()
+        return panel
+
+    def _make_territories_panel(self) -> QWidget:
+        from fieldcrm.ui.panels.territories_panel import TerritoriesPanel
+
+        panel = TerritoriesPanel(self.runner)
+        panel.sig_account_activated.connect(self._open_account)
+        panel.sig_status.connect(self._say)
+        return panel
+
+    def _load_route_home(self) -> None:
+        self.runner.query(lambda s: load_settings(session=s), self._on_route_settings_loaded,
+                          parent=self)
+
+    def _on_route_settings_loaded(self, settings: Settings) -> None:
+        route = self.tabs.made(Tab.ROUTE)
+        if route is not None:
+            route.home = route_home(settings) or route.home
+            route.tz = settings.timezone
+
+    def _say(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
 
     # -- slots ----------------------------------------------------------------------------------
     @Slot(str)
     def _on_accounts_account_selected(self, account_id: str) -> None:
-        if self.tabs.currentIndex() == TAB_TODAY:
-            self.tabs.setCurrentIndex(TAB_ACCOUNT)
+        if self.tabs.currentIndex() == Tab.TODAY:
+            self.tabs.setCurrentIndex(Tab.ACCOUNT)
         self.show_account(account_id)
 
     @Slot(object)
@@ -205,21 +206,25 @@ class MainWindow(QMainWindow):
     def _open_account(self, account_id: str) -> None:
         """Show an account and bring its tab forward (from Today, a pin or a new account)."""
         self.show_account(account_id)
-        self.tabs.setCurrentIndex(TAB_ACCOUNT)
+        self.tabs.setCurrentIndex(Tab.ACCOUNT)
 
     @Slot(str)
     def _on_account_show_on_map(self, account_id: str) -> None:
-        self.tabs.setCurrentIndex(TAB_MAP)
-        self._ensure_map().select_account(account_id)
+        self.tabs.setCurrentIndex(Tab.MAP)
+        self.tabs.panel(Tab.MAP).select_account(account_id)
 
     @Slot(list)
-    def _on_account_plan_route(self, account_ids: list) -> None:
-        self.tabs.setCurrentIndex(TAB_MAP)
-        planner = getattr(self._ensure_map(), "plan_route", None)
-        if planner is not None:
-            planner(account_ids)
-        else:
-            self.statusBar().showMessage("Route planning is not available in this version.", 5000)
+    def _on_plan_route(self, account_ids: list) -> None:
+        self._route_ids = list(account_ids)
+        self.tabs.panel(Tab.ROUTE).set_accounts(self._route_ids)
+        self.tabs.setCurrentIndex(Tab.ROUTE)
+
+    @Slot(list)
+    def _on_map_selection_changed(self, account_ids: list) -> None:
+        self._route_ids = list(account_ids)
+        if self.tabs.made(Tab.ROUTE) is not None:
+            self.tabs.made(Tab.ROUTE).set_accounts(self._route_ids)
+        self._say(f"{len(account_ids)} accounts picked; the Route tab plans a day with them.")
 
     @Slot()
     def _on_new_account(self) -> None:
@@ -257,8 +262,10 @@ class MainWindow(QMainWindow):
                           f"Database: {self.runner.db.path}")
 
     @Slot(object)
-    def _on_runner_changes_applied(self, _changes: ChangeSet) -> None:
+    def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
         self._refresh_pending()
+        if changes.settings and self.tabs.made(Tab.ROUTE) is not None:
+            self._load_route_home()
 
     def _refresh_pending(self) -> None:
         self.runner.query(lambda s: pending_changes(session=s), self._on_pending_loaded,
@@ -290,10 +297,3 @@ class MainWindow(QMainWindow):
         settings.setValue("main/splitter", self.splitter.saveState())
         super().closeEvent(event)
 
-
-def _warm_imports() -> None:
-    """Import the Account and Map tabs' modules in the background once the window is usable."""
-    import importlib
-
-    for name in ("fieldcrm.ui.panels.account_panel", "fieldcrm.ui.panels.map_panel"):
-        importlib.import_module(name)

@@ -118,7 +118,8 @@ def test_screenshot_of_the_map_waits_for_the_map(small_db: Path, tmp_path: Path)
 
 
 def test_main_window_wiring(small_db: Path, qtbot: Any) -> None:
-    from fieldcrm.ui.main_window import TAB_ACCOUNT, MainWindow
+    from fieldcrm.ui.main_window import MainWindow
+    from fieldcrm.ui.shell_tabs import Tab
     from fieldcrm.ui.tasks import TaskRunner
 
     database = open_database(small_db)
@@ -136,12 +137,15 @@ def test_main_window_wiring(small_db: Path, qtbot: Any) -> None:
         assert window.account_panel is None and window.map_panel is None  # made when needed
         first = window.accounts.model.account_id(0)
         window.accounts.select_row(0)
-        assert window.tabs.currentIndex() == TAB_ACCOUNT
-        assert window.tabs.widget(TAB_ACCOUNT) is window.account_panel
+        assert window.tabs.currentIndex() == Tab.ACCOUNT
+        assert window.tabs.widget(Tab.ACCOUNT) is window.account_panel
         assert window.account_panel.current_account_id() == first
         qtbot.waitUntil(lambda: window.account_panel.name_label.text() == "Shop 0 Uppsala",
                         timeout=10_000)
         assert window.act_log.isEnabled()
+        window.account_panel.sig_plan_route.emit([first])  # "Plan route with these"
+        assert window.tabs.currentIndex() == Tab.ROUTE
+        assert window.tabs.made(Tab.ROUTE).account_ids == [first]
         shortcuts = {a.shortcut().toString() for a in (window.act_find, window.act_new, window.act_log)}
         assert shortcuts == {"Ctrl+F", "Ctrl+N", "Ctrl+L"}
     finally:
