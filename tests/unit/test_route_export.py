@@ -57,6 +57,7 @@ def test_ics_has_one_event_per_visit_with_aware_times() -> None:
         assert v.stop.name in str(ev["summary"])
         assert str(ev["location"]) == v.stop.address
     assert len({str(ev["uid"]) for ev in events}) == 4
+    assert [str(tz["tzid"]) for tz in cal.walk("VTIMEZONE")] == ["Europe/Stockholm"]
 
 
 def _points(url: str) -> list[str]:

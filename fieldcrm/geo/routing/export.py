@@ -68,6 +68,8 @@ def to_ics(plan: Plan) -> bytes:
         ev.add("geo", (float(v.stop.lat), float(v.stop.lon)))
         ev.add("description", f"Stop {k} of {len(plan.stops)}; arrive {hhmm(v.arrival)}")
         cal.add_component(ev)
+    if hasattr(cal, "add_missing_timezones"):  # icalendar ≥ 6: VTIMEZONE for strict clients
+        cal.add_missing_timezones()
     return cal.to_ical()
 
 
