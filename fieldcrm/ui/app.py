@@ -21,12 +21,13 @@ _pinned = False
 
 
 def pin_refcounts() -> None:
-    """Work around PySide6 6.12 on Python < 3.12 dropping references to True and None.
+    """Work around PySide6 6.12.0 on Python < 3.12 dropping references to True and None.
 
-    ``SignalInstance.emit()`` returns True without taking a reference, and void C++ calls do
-    the same with None, so every emit lowers True's reference count by one; the process aborts
-    with "bool_dealloc: deallocating True or False" after a few hundred emits. Python 3.12 made
+    ``SignalInstance.emit()`` returns True without taking a reference (``ui/widgets/qtfix.py``
+    patches that when it detects it) and void C++ calls do the same with None, so the process
+    aborts with "bool_dealloc"/"none_dealloc" after some thousands of calls. Python 3.12 made
     these objects immortal; before that, pin their counts far out of reach (once per process).
+    PySide6 6.11.3 does not have the emit bug (checked with a probe script).
     """
     global _pinned
     if _pinned or sys.version_info >= (3, 12):

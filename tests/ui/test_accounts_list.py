@@ -237,3 +237,12 @@ def test_one_letter_does_not_search(panel: AccountsPanel, qtbot: Any, runner: Ta
     _idle(qtbot, runner)
     assert loads == [] and panel.model.total == N_ACCOUNTS
     assert panel.count_label.text() == "450 accounts · type another letter to search"
+
+
+def test_selection_survives_a_refresh(panel: AccountsPanel, qtbot: Any, runner: TaskRunner) -> None:
+    with qtbot.waitSignal(panel.sig_account_selected, timeout=1_000) as chosen:
+        panel.select_row(3)
+    with qtbot.waitSignal(panel.model.sig_loaded, timeout=10_000):
+        runner.sig_changes_applied.emit(ChangeSet(accounts=True))
+    _idle(qtbot, runner)
+    assert panel.selected_account_id() == chosen.args[0]
