@@ -26,14 +26,17 @@ from fieldcrm.services.overview import filter_options
 
 TARGET_MS = 50.0
 TYPED = ("andersson", "uppsala", "bygg ab", "order")
+MIN_CHARS = 2  # the list does not search on one letter (ui/panels/accounts_panel.py)
 
 
 def scenarios(territory: str | None, owner: str | None) -> list[tuple[str, AccountFilter]]:
     """Every prefix of the typed words, then filters alone and combined with text."""
     out: list[tuple[str, AccountFilter]] = []
     for word in TYPED:
-        out += [(f"type {word[:i]!r}", AccountFilter(text=word[:i])) for i in range(1, len(word) + 1)]
+        out += [(f"type {word[:i]!r}", AccountFilter(text=word[:i]))
+                for i in range(MIN_CHARS, len(word) + 1)]
     out += [
+        ("no filter (start-up)", AccountFilter()),
         ("tier A", AccountFilter(tiers=frozenset({Tier.A}))),
         ("customers", AccountFilter(statuses=frozenset({AccountStatus.CUSTOMER}))),
         ("overdue", AccountFilter(overdue_only=True)),
