@@ -22,6 +22,8 @@ from fieldcrm.geo.maps import MapPoints, MapTerritory, build_account_map, resour
 PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
 """ColorBrewer YlGnBu, 5 classes: light = low, dark = high (colour-blind safe)."""
 NO_DATA = "#d9d9d9"
+# The exported map has no pins: the pin legend and selection tools would only confuse.
+HIDE_PIN_CONTROLS = "<style>#fc-legend, .fc-tools { display: none !important; }</style>"
 _SCRIPT_SRC = re.compile(r'<script src="([^"]+)"></script>')
 _STYLESHEET = re.compile(r'<link rel="stylesheet" href="([^"]+)"/>')
 _CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)")
@@ -177,7 +179,7 @@ def build_standalone_map(
         page = build_account_map(points=MapPoints.empty(), territories=territories,
                                  out_dir=Path(tmp), resources=res)  # fmt: skip
         head = _script_json({"fc": feature_collection, "legend": legend})
-        hook = _inline_js(
+        hook = HIDE_PIN_CONTROLS + _inline_js(
             f"var fcExport = {head};\n"
             'document.addEventListener("fieldcrm-ready", function () {\n'
             "  window.fieldcrm.setChoropleth(fcExport.fc, fcExport.legend);\n"

@@ -19,7 +19,7 @@ Cell = Callable[[GroupStats, str], tuple[str, float | None]]
 
 
 def _money_pair(now: str, before: str) -> tuple[Cell, Cell]:
-    return (lambda g, c: (money(getattr(g, now), c), float(getattr(g, now))),
+    return (lambda g, c: (money(getattr(g, now)), float(getattr(g, now))),
             lambda g, c: (signed_pct(change(getattr(g, now), getattr(g, before))),
                           change(getattr(g, now), getattr(g, before))))  # fmt: skip
 
@@ -42,10 +42,11 @@ COLUMNS: tuple[tuple[str, str, Cell], ...] = (
                    None if g.coverage is None or g.coverage_prev is None
                    else g.coverage - g.coverage_prev)),
     ("Open pipeline", "Open opportunities now (won and lost left out)",
-     lambda g, c: (money(g.pipeline_open_minor, c), float(g.pipeline_open_minor))),
+     lambda g, c: (money(g.pipeline_open_minor), float(g.pipeline_open_minor))),
     ("New pipeline", "Opportunities created in the period", _NEW),
     ("vs prev.", "New pipeline against the previous period", _NEW_CHG),
 )
+MONEY_COLUMNS = frozenset({"Sales", "Open pipeline", "New pipeline"})
 CHANGE_COLUMNS = frozenset({3, 5, 7, 10})  # model columns (group name is column 0)
 
 
@@ -79,7 +80,11 @@ class AnalysisTableModel(QAbstractTableModel):
         if orientation != Qt.Orientation.Horizontal:
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._group_title if section == 0 else COLUMNS[section - 1][0]
+            if section == 0:
+                return self._group_title
+            title = COLUMNS[section - 1][0]
+            money_column = title in MONEY_COLUMNS and self._report is not None
+            return f"{title} ({self._report.currency})" if money_column else title  # type: ignore[union-attr]
         if role == Qt.ItemDataRole.ToolTipRole and section > 0:
             return COLUMNS[section - 1][1]
         return None
