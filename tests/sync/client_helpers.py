@@ -44,6 +44,7 @@ class Laptop:
         *,
         base_url: str = "",
         login: bool = True,
+        path: Path | None = None,
         **client_kw: Any,
     ) -> None:
         from fieldcrm.db.engine import open_database
@@ -51,7 +52,7 @@ class Laptop:
 
         self.username = username
         self.syncs = 0
-        self.path = folder / f"{username}-{next(_serial)}.db"
+        self.path = path or folder / f"{username}-{next(_serial)}.db"
         self.db = open_database(self.path)
         client_kw.setdefault("retry", RetryPolicy(attempts=2, base_s=0.01, max_wait_s=0.05))
         self.client = SyncClient(http, base_url, seed=1, **client_kw)
