@@ -58,20 +58,41 @@ def test_navigation_away_from_the_map_is_refused(view: Any, run_js: Any, qtbot: 
     assert run_js(view, "window.fieldcrm.ready") is True
 
 
+def _click_at_js(lat_lng_js: str) -> str:
+    """JS that sends a DOM click to whatever element is on top at a map position."""
+    return f"""(() => {{
+        const S = window.fieldcrm._state, ll = {lat_lng_js};
+        const p = S.map.latLngToContainerPoint(ll), r = S.map.getContainer().getBoundingClientRect();
+        const x = r.left + p.x, y = r.top + p.y, el = document.elementFromPoint(x, y);
+        for (const type of ['mousedown', 'mouseup', 'click'])
+            el.dispatchEvent(new MouseEvent(type, {{clientX: x, clientY: y, bubbles: true}}));
+        return el.tagName;
+    }})()"""
+
+
 def test_clicking_a_pin_reaches_python(view: Any, run_js: Any, qtbot: Any) -> None:
-    # Zoom right in on one account so it is drawn as its own pin, then fire Leaflet's click
-    # on that marker: the same handler chain a mouse click runs.
-    js = """(() => {
+    # Zoom right in on one account so it is drawn as its own pin; with rings and a selection
+    # drawn too, a DOM click on the pin's pixel must still reach the pin's handler.
+    run_js(view, """(() => {
         const S = window.fieldcrm._state, i = 42;
+        window.fieldcrm.highlight(['acc-00042', 'acc-00043']);
+        window.fieldcrm.selectAccount('acc-00001');
         S.map.setView([S.data.lat[i], S.data.lon[i]], 18, {animate: false});
-        const m = S.pointsLayer.getLayers().find(l => l.fcIndex === i);
-        if (!m) return false;
-        m.fire('click', {latlng: m.getLatLng()}, true);  // propagates, like a DOM click
-        return true;
-    })()"""
+        return 1;
+    })()""")
     with qtbot.waitSignal(view.sig_account_clicked, timeout=5000) as blocker:
-        assert run_js(view, js) is True
+        tag = run_js(view, _click_at_js("[S.data.lat[42], S.data.lon[42]]"))
+    assert tag == "CANVAS"
     assert blocker.args == ["acc-00042"]
+
+
+def test_clicking_a_territory_reaches_python(view: Any, run_js: Any, qtbot: Any) -> None:
+    # A spot in North Uppland far from every pin at street zoom.
+    run_js(view, "(window.fieldcrm._state.map.setView([60.5, 17.001], 17, {animate: false}), 1)")
+    spot = "L.latLng(60.5, 17.001)"
+    with qtbot.waitSignal(view.sig_territory_clicked, timeout=5000) as blocker:
+        run_js(view, _click_at_js(spot))
+    assert blocker.args == ["ter-north"]
 
 
 def test_set_visible_hides_the_others_without_reload(view: Any, run_js: Any, qtbot: Any) -> None:
@@ -112,7 +133,7 @@ def test_drawn_polygon_reaches_python(view: Any, run_js: Any, qtbot: Any) -> Non
     assert [17.5, 59.5] in geom["coordinates"][0]
 
 
-def test_hooks_for_colour_route_choropleth_and_circle(view: Any, run_js: Any) -> None:
+def test_hooks_for_colour_route_choropleth_and_circle(view: Any, run_js: Any, qtbot: Any) -> None:
     assert run_js(view, "window.fieldcrm.setColorMode('overdue')") is True
     assert "Days since last visit" in run_js(
         view, "document.getElementById('fc-legend').textContent")
@@ -132,8 +153,10 @@ def test_hooks_for_colour_route_choropleth_and_circle(view: Any, run_js: Any) ->
     assert run_js(view, "window.fieldcrm.selectAccount('acc-00007')") is True
     assert run_js(view, "window.fieldcrm.stats().selectedId") == "acc-00007"
     # Names are shown as text, never as HTML.
-    assert run_js(view, "document.querySelector('.leaflet-tooltip-top').textContent") == (
-        "Account 7 <&>")
+    # One label (Leaflet fades the old one out), the name shown as text, never as HTML.
+    labels = ("Array.from(document.querySelectorAll('.fc-selected-label'))"
+              ".map(e => e.textContent)")
+    qtbot.waitUntil(lambda: run_js(view, labels) == ["Account 7 <&>"])
     assert run_js(view, "window.fieldcrm.setColorMode('status')") is True
     assert view.page().js_errors == []
 

@@ -221,7 +221,7 @@
     S.territoriesLayer = L.featureGroup().addTo(S.map);
     (list || []).forEach(function (t) {
       var layer = L.geoJSON(t.geojson, {
-        pane: "fc-territories",
+        renderer: S.pointRenderer,
         style: { color: t.color, weight: 2, fillColor: t.color, fillOpacity: 0.12 },
       });
       layer.fcTerritory = t.id;
@@ -264,7 +264,7 @@
     (ids || []).forEach(function (id) {
       var i = indexOfId(id);
       if (i < 0) return;
-      L.circleMarker([S.data.lat[i], S.data.lon[i]], { radius: 9, color: "#0078d4", weight: 3, pane: "fc-highlight",
+      L.circleMarker([S.data.lat[i], S.data.lon[i]], { radius: 9, color: "#0078d4", weight: 3, renderer: S.pointRenderer,
         fill: false, interactive: false }).addTo(S.highlightLayer);
     });
     return S.highlightLayer.getLayers().length;
@@ -274,11 +274,13 @@
     var i = indexOfId(id);
     S.selectedId = i >= 0 ? id : null;
     if (S.selectedMarker) { S.map.removeLayer(S.selectedMarker); S.selectedMarker = null; }
+    if (S.selectedLabel) { S.map.removeLayer(S.selectedLabel); S.selectedLabel = null; }
     if (i < 0) return false;
     var ll = [S.data.lat[i], S.data.lon[i]];
     S.selectedMarker = L.circleMarker(ll, { radius: 13, color: "#000", weight: 3, fill: false,
-      interactive: false, pane: "fc-selected" }).addTo(S.map);
-    S.selectedMarker.bindTooltip(esc(S.data.names[i]), { permanent: true, direction: "top", offset: [0, -12] });
+      interactive: false, renderer: S.pointRenderer }).addTo(S.map);
+    S.selectedLabel = L.tooltip({ permanent: true, direction: "top", offset: [0, -12],
+      className: "fc-selected-label" }).setLatLng(ll).setContent(esc(S.data.names[i])).addTo(S.map);
     // Zoom in to street level only from far out; otherwise keep the user's zoom.
     S.map.setView(ll, Math.max(S.map.getZoom(), zoom || 12));
     return true;
@@ -305,7 +307,7 @@
     if (S.circle) { S.map.removeLayer(S.circle); S.circle = null; }
     if (lat === null || lat === undefined) return false;
     S.circle = L.circle([lat, lon], { radius: km * 1000, color: "#0078d4", weight: 2,
-      fillOpacity: 0.05, interactive: false }).addTo(S.map);
+      fillOpacity: 0.05, interactive: false, renderer: S.pointRenderer }).addTo(S.map);
     S.map.fitBounds(S.circle.getBounds(), { padding: [20, 20] });
     if (ids) fc.highlight(ids);
     return true;
@@ -351,8 +353,12 @@
 
   // ---- init -------------------------------------------------------------------------------------
   function makePanes(map) {
-    [["fc-basemap", 250], ["fc-territories", 350], ["fc-points", 450], ["fc-highlight", 460],
-     ["fc-selected", 650]].forEach(function (p) { map.createPane(p[0]).style.zIndex = p[1]; });
+    // Every vector overlay (territories, pins, rings, circle, route, choropleth) shares ONE
+    // canvas: stacked full-size canvases would swallow the clicks meant for the ones below.
+    [["fc-basemap", 250], ["fc-points", 450], ["fc-heat", 350]].forEach(function (p) {
+      map.createPane(p[0]).style.zIndex = p[1];
+    });
+    map.getPane("fc-heat").style.pointerEvents = "none";
     map.getPane("fc-basemap").style.pointerEvents = "none";
   }
 
@@ -396,7 +402,7 @@
     S.pointRenderer = L.canvas({ pane: "fc-points", padding: 0.2 });
     S.pointsLayer = L.featureGroup().addTo(map);
     S.clusterLayer = L.featureGroup().addTo(map);
-    S.highlightLayer = L.featureGroup([], { pane: "fc-highlight" }).addTo(map);
+    S.highlightLayer = L.featureGroup().addTo(map);
     S.pointsLayer.on("click", function (e) { fc.clickAccount(S.data.ids[e.layer.fcIndex]); });
     S.pointsLayer.on("mouseover", function (e) {
       var m = e.layer;
@@ -438,5 +444,5 @@
 
   fc.STATUS = STATUS;
   fc._state = S; // for fieldcrm-tools.js, tests and debugging
-  fc._internal = { post: post, indexOfId: indexOfId, esc: esc };
+  fc._internal = { post: post, indexOfId: indexOfId, esc: esc, redraw: redraw };
 })();

@@ -139,7 +139,7 @@
     (stops || []).forEach(function (s, k) {
       var label = s.label !== undefined ? String(s.label) : String(k + 1);
       var m = L.marker([s.lat, s.lon], { icon: L.divIcon({ className: "fc-stop", iconSize: [24, 24],
-        html: "<span>" + esc(label) + "</span>" }), pane: "fc-selected" });
+        html: "<span>" + esc(label) + "</span>" }) });
       if (s.name) m.bindTooltip(esc(s.name));
       if (s.id) m.on("click", function () { post({ type: "account_clicked", id: s.id }); });
       m.addTo(S.route);
@@ -153,7 +153,7 @@
     if (S.choroplethLegend) { S.map.removeControl(S.choroplethLegend); S.choroplethLegend = null; }
     if (!featureCollection) return 0;
     S.choropleth = L.geoJSON(featureCollection, {
-      pane: "fc-territories",
+      renderer: S.pointRenderer,
       style: function (f) {
         var p = f.properties || {};
         return { color: "#555", weight: 1, fillColor: p.color || "#cccccc", fillOpacity: 0.6 };
@@ -163,6 +163,7 @@
         if (p.label || p.name) layer.bindTooltip(esc(p.label || p.name));
       },
     }).addTo(S.map);
+    fc._internal.redraw(); // pins back on top of the new fills (they share one canvas)
     if (legend && legend.items) {
       var Ctl = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () {
         var div = L.DomUtil.create("div", "fc-legend leaflet-bar");
@@ -185,7 +186,7 @@
     if (!on || !L.heatLayer) return 0;
     var pts = [];
     for (var i = 0; i < S.n; i++) if (!S.visible || S.visible[i]) pts.push([S.data.lat[i], S.data.lon[i]]);
-    S.heat = L.heatLayer(pts, { radius: 18, blur: 15, pane: "fc-territories" }).addTo(S.map);
+    S.heat = L.heatLayer(pts, { radius: 18, blur: 15, pane: "fc-heat" }).addTo(S.map);
     return pts.length;
   };
 
