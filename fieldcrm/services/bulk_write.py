@@ -62,7 +62,8 @@ def _default(column: Any, now: datetime) -> Any:
     return now if callable(arg) else arg
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Return ``value`` as the outbox stores it in JSON (ISO dates, lists for tuples)."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, tuple | set | frozenset):
@@ -75,6 +76,6 @@ def enqueue_many(session: Session, entity: str, items: list[tuple[str, str, dict
     """Add outbox mutations (entity id, op, fields) in bulk, as ``db.outbox.enqueue`` writes them."""
     rows = [{"mutation_id": new_id(), "entity": entity, "entity_id": entity_id, "op": op,
              "base_version": 0, "state": "pending",
-             "fields_json": json.dumps({k: _jsonable(v) for k, v in fields.items()}, sort_keys=True)}
+             "fields_json": json.dumps({k: jsonable(v) for k, v in fields.items()}, sort_keys=True)}
             for entity_id, op, fields in items]
     insert_rows(session, OutboxRecord, rows, stage)
