@@ -11,7 +11,6 @@ Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python bench/map_load.py [N]``. Ends 
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import random
@@ -34,19 +33,8 @@ from fieldcrm.geo.maps import (  # noqa: E402
     offline_map,
     resources_dir,
 )
+from fieldcrm.ui.app import pin_refcounts  # noqa: E402
 from fieldcrm.ui.map_view import MapView  # noqa: E402
-
-
-def _pin_none_refcount() -> None:
-    """Work around PySide6 6.12 on Python < 3.12 dropping one reference to None per void call.
-
-    Every call of a C++ method returning void (``processEvents``, ``setObjectName``, ...) leaves
-    None's reference count one lower, and the process dies with "none_dealloc: deallocating
-    None" once it reaches zero. Python 3.12 made None immortal; before that, pin it high.
-    """
-    if sys.version_info < (3, 12):
-        ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-
 
 BBOX = (10.9, 55.3, 24.2, 69.1)
 STATUSES = ("lead", "prospect", "customer", "former")
@@ -133,7 +121,7 @@ def build_peer(points: MapPoints, out: Path) -> Path:
 
 
 def main() -> None:
-    _pin_none_refcount()
+    pin_refcounts()  # PySide6 6.12 on Python 3.11: see fieldcrm.ui.app.pin_refcounts
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     app = QApplication.instance() or QApplication(sys.argv)
     points = make_points(n)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import random
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,20 +21,10 @@ if hasattr(os, "geteuid") and os.geteuid() == 0 and "--no-sandbox" not in os.env
     ).strip()
 
 from fieldcrm.geo.maps import MapPoints, MapTerritory  # noqa: E402
+from fieldcrm.ui.app import pin_refcounts  # noqa: E402
 
-
-def _pin_none_refcount() -> None:
-    """Work around PySide6 6.12 on Python < 3.12 dropping one reference to None per void call.
-
-    Every call of a C++ method returning void (``processEvents``, ``setObjectName``, ...) leaves
-    None's reference count one lower, and the process dies with "none_dealloc: deallocating
-    None" once it reaches zero. Python 3.12 made None immortal; before that, pin it high.
-    """
-    if sys.version_info < (3, 12):
-        ctypes.c_ssize_t.from_address(id(None)).value += 1 << 40
-
-
-_pin_none_refcount()
+# PySide6 6.12 on Python 3.11 drops references to True/None on emits and void calls.
+pin_refcounts()
 
 STATUSES = ("lead", "prospect", "customer", "former")
 READY_TIMEOUT_MS = 30_000
