@@ -52,6 +52,8 @@ class SyncSummary:
     mismatched: list[str] = field(default_factory=list)
     pending: int = 0
     seconds: float = 0.0
+    clock_skew_s: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +72,8 @@ class SyncSummary:
         if self.resynced or self.mismatched:
             parts.append(f"re-downloaded {', '.join(sorted({*self.resynced, *self.mismatched}))}")
         parts.append(f"{self.pending} change(s) still waiting" if self.pending else "all sent")
-        return "; ".join(parts) + f" ({self.seconds:.1f} s)."
+        return "; ".join(parts) + f" ({self.seconds:.1f} s)." + "".join(
+            f"\nWarning: {w}" for w in self.warnings)
 
 
 # --- meta -----------------------------------------------------------------------------
@@ -287,11 +290,26 @@ def sync_once(
     pull(db, client, summary, progress, pull_limit)
     verify(db, client, summary, progress, pull_limit)
     summary.pending = pending_left(db)
+    _check_clock(client, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     with db.session() as s:
         set_meta(s, "last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         s.commit()
     return summary
+
+
+SKEW_WARNING_S = 300
+
+
+def _check_clock(client: SyncClient, summary: SyncSummary) -> None:
+    skew = client.clock_skew_s
+    summary.clock_skew_s = skew
+    if skew is not None and abs(skew) > SKEW_WARNING_S:
+        summary.warnings.append(
+            f"this computer's clock is {abs(skew) / 3600:.1f} h "
+            f"{'ahead of' if skew > 0 else 'behind'} the server's; sync is not affected, "
+            "but times you type may be off"
+        )
 
 
 def _send_resolutions(db: Database, client: SyncClient) -> None:

@@ -108,6 +108,7 @@ class SyncClient:
         on_tokens: Callable[[TokenResponse], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
         self.http = http
@@ -117,7 +118,8 @@ class SyncClient:
         self.retry = retry or RetryPolicy()
         self.cancelled = cancelled or (lambda: False)
         self.on_tokens = on_tokens
-        self._sleep, self._clock = sleep, clock
+        self._sleep, self._clock, self._wall = sleep, clock, wall
+        self.clock_skew_s: float | None = None
         self._rng = random.Random(seed)
         self.tokens: Tokens | None = None
         self.refresh_token: str | None = None
@@ -229,6 +231,20 @@ class SyncClient:
                 return
             self._sleep(min(left, 0.2))
 
+    def _note_skew(self, response: httpx.Response) -> None:
+        """Remember how far our wall clock is from the server's ``Date`` (a warning only:
+        no outcome depends on client clocks)."""
+        from email.utils import parsedate_to_datetime
+
+        raw = response.headers.get("date")
+        if not raw:
+            return
+        try:
+            server = parsedate_to_datetime(raw).timestamp()
+        except (TypeError, ValueError):
+            return
+        self.clock_skew_s = round(self._wall() - server, 1)
+
     def _call(
         self,
         method: str,
@@ -259,6 +275,7 @@ class SyncClient:
                     ) from None
                 self._wait(self.retry.delay(attempt, self._rng))
                 continue
+            self._note_skew(response)
             code = response.status_code
             if code == 401 and auth and not refreshed and "expired" in _detail(response):
                 self.refresh()
