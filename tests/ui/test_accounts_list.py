@@ -246,3 +246,9 @@ def test_selection_survives_a_refresh(panel: AccountsPanel, qtbot: Any, runner: 
         runner.sig_changes_applied.emit(ChangeSet(accounts=True))
     _idle(qtbot, runner)
     assert panel.selected_account_id() == chosen.args[0]
+
+
+def test_down_arrow_moves_from_search_into_the_list(panel: AccountsPanel, qtbot: Any) -> None:
+    with qtbot.waitSignal(panel.sig_account_selected, timeout=1_000) as chosen:
+        qtbot.keyClick(panel.search, Qt.Key.Key_Down)
+    assert chosen.args == [panel.model.account_id(0)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QItemSelection, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -137,6 +138,7 @@ class AccountsPanel(QWidget):
     def _connect(self) -> None:
         self.search.textChanged.connect(self._on_search_text_changed)
         self.search.returnPressed.connect(self._on_search_return_pressed)
+        self.search.installEventFilter(self)
         self._debounce.timeout.connect(self._apply_filter)
         for button in (*self.status_buttons.values(), *self.tier_buttons.values()):
             button.toggled.connect(self._apply_filter)
@@ -150,6 +152,16 @@ class AccountsPanel(QWidget):
         self.model.sig_loaded.connect(self._on_model_loaded)
         self.model.rowsInserted.connect(self._update_count)
         self._runner.sig_changes_applied.connect(self._on_runner_changes_applied)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """Down in the search box moves into the list (keyboard-only search and pick)."""
+        if (watched is self.search and event.type() == QEvent.Type.KeyPress
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Down):
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
+            if self.selected_account_id() is None:
+                self.select_row(0)
+            return True
+        return super().eventFilter(watched, event)
 
     # -- public API ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -174,8 +186,8 @@ class AccountsPanel(QWidget):
         self.search.selectAll()
 
     def selected_account_id(self) -> str | None:
-        index = self.table.currentIndex()
-        return self.model.account_id(index.row()) if index.isValid() else None
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.account_id(rows[0].row()) if rows else None
 
     def select_row(self, row: int) -> bool:
         """Select a loaded row (emits ``sig_account_selected``); False if there is no such row."""
