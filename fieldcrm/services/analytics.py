@@ -106,13 +106,13 @@ def _accounts_sql(
         f"SELECT {g} AS k, SUM(a.created_at < :end_ts), SUM(a.created_at < :pend_ts),"
         f" SUM(a.created_at < :end_ts AND x.last >= {case}),"
         f" SUM(a.created_at < :pend_ts AND x.last_prev >= {case_prev}),"
-        " SUM(x.cur), SUM(x.prev)"
+        " SUM(x.cur), SUM(x.both) - SUM(x.cur)"
         # A plain scan reads the table in order; the territory index would look each row up.
         " FROM account a NOT INDEXED LEFT JOIN ("
         "  SELECT account_id, MAX(checked_in_at) AS last,"
         "  MAX(CASE WHEN checked_in_at < :pend_ts THEN checked_in_at END) AS last_prev,"
         "  SUM(checked_in_at >= :start_ts) AS cur,"
-        "  SUM(checked_in_at >= :pstart_ts AND checked_in_at < :start_ts) AS prev"
+        "  SUM(checked_in_at >= :pstart_ts) AS both"
         f"  FROM {vfrom} WHERE deleted = 0 AND status = 'completed'"
         f"  AND {vd} >= :visits_from AND {vd} < :end_ts"
         "  GROUP BY account_id) x ON x.account_id = a.id"
@@ -129,11 +129,11 @@ def _accounts_sql(
 # index is the better plan, so the hint is only given when the covering index exists.
 SALE_COVERING_INDEX = "ix_sale_account_date_amount"
 VISIT_COVERING_INDEX = "ix_visit_account_time_status"
-_SALES = (
-    "SELECT {g} AS k, SUM(x.cur), SUM(x.prev), SUM(x.ncur), SUM(x.nprev) FROM ("
-    " SELECT account_id, SUM(CASE WHEN sold_on >= :start THEN amount_minor ELSE 0 END) AS cur,"
-    " SUM(CASE WHEN sold_on < :start THEN amount_minor ELSE 0 END) AS prev,"
-    " SUM(sold_on >= :start) AS ncur, SUM(sold_on < :start) AS nprev"
+_SALES = (  # per account: the sum over both periods and the current one (prev = all - cur)
+    "SELECT {g} AS k, SUM(x.cur), SUM(x.all_) - SUM(x.cur), SUM(x.ncur), SUM(x.n) - SUM(x.ncur)"
+    " FROM (SELECT account_id, SUM(amount_minor) AS all_, COUNT(*) AS n,"
+    " SUM(CASE WHEN sold_on >= :start THEN amount_minor ELSE 0 END) AS cur,"
+    " SUM(sold_on >= :start) AS ncur"
     " FROM {sfrom} WHERE deleted = 0 AND currency = :cur AND {sd} >= :pstart AND {sd} < :end"
     " GROUP BY account_id) x JOIN account a ON a.id = x.account_id WHERE a.deleted = 0"
     " GROUP BY k"
