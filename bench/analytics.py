@@ -127,8 +127,10 @@ def main() -> int:
     worst_plain, worst_cov = (max(v for k, v in f.items() if not k.endswith("_cpu_s"))
                               for f in (plain, covered))  # fmt: skip
     worst_cpu = max(v for k, v in covered.items() if k.endswith("_cpu_s"))
-    print(f"worst wall: {worst_plain:.3f} s as is, {worst_cov:.3f} s with the indexes "
-          f"(CPU {worst_cpu:.3f} s); target 1 s; load average {load:.1f} on {os.cpu_count()} cores")
+    print(
+        f"worst wall: {worst_plain:.3f} s as is, {worst_cov:.3f} s with the indexes "
+        f"(CPU {worst_cpu:.3f} s); target 1 s; load average {load:.1f} on {os.cpu_count()} cores"
+    )
     print(json.dumps({
         "bench": "analytics", "accounts": 100_000, "sales": 1_000_000, "visits": 400_000,
         "as_is_s": {k: round(v, 3) for k, v in plain.items()},

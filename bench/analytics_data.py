@@ -33,7 +33,8 @@ def build(path: Path, *, accounts: int, sales: int, visits: int, opportunities: 
     )
     con.executemany(
         "INSERT INTO territory (id, name, color, geojson, rep_id, region, row_version, deleted,"
-        " created_at, updated_at, extra_json) VALUES (?, ?, '#3388ff', '{}', ?, '', 0, 0, ?, ?, '{}')",
+        " created_at, updated_at, extra_json)"
+        " VALUES (?, ?, '#3388ff', '{}', ?, '', 0, 0, ?, ?, '{}')",
         [(t, f"Territory {i}", reps[i % 20], now, now) for i, t in enumerate(terrs)],
     )
     acc = _ids("a", accounts)
