@@ -91,6 +91,7 @@ class TerritoriesPanel(QWidget):
         self._runner = runner
         self._mode: str | None = None  # None, "new" or the id of the territory being reshaped
         self._picked: list[str] = []
+        self._select_next: str | None = None
         self._out_root = out_root or cache_dir() / "territory-map"
         self._rebuild = QTimer(self, singleShot=True, interval=REBUILD_DELAY_MS)
         self.view: Any = None
@@ -256,7 +257,7 @@ class TerritoriesPanel(QWidget):
     def _on_lists_loaded(self, result: tuple[list[TerritorySummary], list[OutsideAccount],
                                              list[User]]) -> None:  # fmt: skip
         territories, outside, users = result
-        keep = self.selected_id()
+        keep, self._select_next = self._select_next or self.selected_id(), None
         self.model.set_rows(territories)
         if keep:
             self.select_territory(keep)
@@ -451,7 +452,7 @@ class TerritoriesPanel(QWidget):
         def finished(result: Any) -> None:
             self._say(done)
             if select and hasattr(result, "id"):
-                self.select_territory(result.id)
+                self._select_next = result.id  # the list reloads after the change broadcast
 
         self._runner.write(op, CHANGED, on_done=if_alive(self, finished), parent=self)
 

@@ -87,8 +87,11 @@ class ImportPreviewDialog(QDialog):
 
     def _fill(self) -> None:
         p = self.review.preview
-        for err in [e for e in p.errors if not e.startswith("feature #")]:
-            self._item(None, "File", err, ERROR_COLOUR)
+        shown = {f"{r.label}: {x.message}" for r in p.reports for x in r.problems if x.fatal}
+        for err in [e for e in p.errors if e not in shown]:
+            # Features that could not even be read have no report: name them from the text.
+            what, _, detail = err.partition(": ") if err.startswith("feature #") else ("", "", err)
+            self._item(None, what[:1].upper() + what[1:] if what else "File", detail, ERROR_COLOUR)
         for i, report in enumerate(p.reports):
             top = self._item(None, feature_name(self.review, i), "", None)
             for text, colour in feature_lines(report):
