@@ -38,6 +38,8 @@ from fieldcrm.services.importing import ACCOUNT_FIELDS
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
 _MERGED = (*ACCOUNT_FIELDS, "last_visit_at")
+# Town-level positions are town centres: two shops in one town would look like neighbours.
+_PRECISE = frozenset({"manual", "rooftop", "street"})
 # Children cannot change account on the server (account_id is fixed at create), so a merge
 # re-creates them under the survivor and removes the originals; completed visits are
 # append-only, so they are copied and the originals stay with the removed account.
@@ -71,10 +73,15 @@ def find_account_duplicates(*, session: Session, threshold: float = DEFAULT_THRE
                             progress: Progress | None = None,
                             cancelled: IsCancelled | None = None) -> list[DuplicateCandidate]:
     """Return likely duplicate pairs among the live accounts, best first."""
-    rows = session.execute(select(
-        AccountRecord.id, AccountRecord.name, AccountRecord.city, AccountRecord.phone,
-        AccountRecord.email, AccountRecord.website, AccountRecord.lat, AccountRecord.lon,
-    ).where(AccountRecord.deleted.is_(False))).all()
+    rows = [
+        (*r[:6], r.lat if r.geocode_source in _PRECISE else None,
+         r.lon if r.geocode_source in _PRECISE else None)
+        for r in session.execute(select(
+            AccountRecord.id, AccountRecord.name, AccountRecord.city, AccountRecord.phone,
+            AccountRecord.email, AccountRecord.website, AccountRecord.lat, AccountRecord.lon,
+            AccountRecord.geocode_source,
+        ).where(AccountRecord.deleted.is_(False)))
+    ]
     columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(8)]
     ids, names, cities, phones, emails, sites, lats, lons = columns
     pairs = find_duplicates(ids, names, phones, emails, sites, lats, lons, threshold=threshold,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from fieldcrm.dataio.mapping import Preset, apply_preset, as_mapping, check_mapping, suggest_mapping
 from fieldcrm.dataio.readers import Table, read_table
-from fieldcrm.dataio.validate import ERROR, Issue, Options, Validated, validate_rows
+from fieldcrm.dataio.validate import ERROR, WARNING, Issue, Options, Validated, validate_rows
 from fieldcrm.db.models import (
     AccountRecord,
     ContactRecord,
@@ -26,7 +26,7 @@ from fieldcrm.db.types import utcnow
 from fieldcrm.domain.enums import GeocodeSource, VisitStatus
 from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import Cancelled
-from fieldcrm.geo.dedupe import normalise_name
+from fieldcrm.geo.dedupe import find_duplicates, normalise_name
 from fieldcrm.geo.geocode import Address, GazetteerGeocoder
 from fieldcrm.services.bulk_write import enqueue_many, insert_indexed, insert_rows
 
@@ -111,6 +111,7 @@ def import_table(
     options: Options | None = None,
     update_existing: bool = False,
     geocode: bool = True,
+    check_duplicates: bool = True,
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
 ) -> ImportReport:
@@ -119,7 +120,8 @@ def import_table(
     Valid rows are written, invalid ones are reported (row, column, reason). Accounts without
     coordinates are placed at their town by the offline gazetteer. With ``update_existing``,
     an account row that matches a stored account (same normalised name and town, else the
-    same email, else the same phone) updates it instead of creating a twin. Progress goes
+    same email, else the same phone) updates it instead of creating a twin; otherwise, with
+    ``check_duplicates``, new accounts that look like stored ones get a warning. Progress goes
     0-100. Everything is one transaction: an error or a cancel writes nothing.
 
     Raises
@@ -140,7 +142,8 @@ def import_table(
                "visits": _write_visits, "sales": _write_sales}
     try:
         writers[entity](session, table, mapping, validated, result, stage,
-                        update_existing=update_existing, geocode=geocode, options=options)
+                        update_existing=update_existing, geocode=geocode, options=options,
+                        check_duplicates=check_duplicates)
         stage.check()
         session.commit()
     except BaseException:
@@ -209,9 +212,10 @@ def _geocode_new(values: list[dict[str, Any]], options: Options, result: _Result
 
 def _write_accounts(session: Session, table: Table, mapping: dict[int, str], validated: Validated,
                     result: _Result, stage: _Stage, *, update_existing: bool, geocode: bool,
-                    options: Options) -> None:
+                    options: Options, check_duplicates: bool) -> None:
     index = _AccountIndex(session) if update_existing else None
     new_rows: list[dict[str, Any]] = []
+    new_numbers: list[int] = []
     contacts: list[tuple[str, str]] = []
     for i, record in enumerate(validated.records):
         if i % _CHUNK == 0:
@@ -223,8 +227,11 @@ def _write_accounts(session: Session, table: Table, mapping: dict[int, str], val
         else:
             values["id"] = new_id()
             new_rows.append(values)
+            new_numbers.append(record["_row"])
         if record.get("contact_name"):
             contacts.append((existing or values["id"], record["contact_name"]))
+    if check_duplicates:
+        _flag_duplicates(session, new_rows, new_numbers, result)
     if geocode:
         _geocode_new(new_rows, options, result, _Stage(stage.progress, stage.cancelled, 45, 10))
     insert_indexed(session, AccountRecord, new_rows, _Stage(stage.progress, stage.cancelled, 55, 20))
@@ -233,6 +240,41 @@ def _write_accounts(session: Session, table: Table, mapping: dict[int, str], val
     ], _Stage(stage.progress, stage.cancelled, 75, 20))
     result.created = len(new_rows)
     _add_contacts(session, contacts, result)
+
+
+_PRECISE = (GeocodeSource.MANUAL.value, GeocodeSource.ROOFTOP.value, GeocodeSource.STREET.value)
+
+
+def _flag_duplicates(session: Session, rows: list[dict[str, Any]], numbers: list[int],
+                     result: _Result) -> None:
+    """Warn about new accounts that look like stored ones (they are imported all the same)."""
+    stored = session.execute(select(
+        AccountRecord.id, AccountRecord.name, AccountRecord.phone, AccountRecord.email,
+        AccountRecord.website, AccountRecord.lat, AccountRecord.lon, AccountRecord.geocode_source,
+    ).where(AccountRecord.deleted.is_(False))).all()
+    if not stored or not rows:
+        return
+    names = {r.id: r.name for r in stored}
+    columns: dict[str, list[Any]] = {k: [] for k in ("ids", "names", "phones", "emails", "sites",
+                                                     "lats", "lons")}
+    for r in stored:
+        precise = r.geocode_source in _PRECISE  # town centres would make every shop a neighbour
+        for key, value in zip(columns, (r.id, r.name, r.phone, r.email, r.website,
+                                        r.lat if precise else None, r.lon if precise else None),
+                              strict=True):
+            columns[key].append(value)
+    for i, row in enumerate(rows):
+        for key, value in zip(columns, (f"#{i}", row["name"], row.get("phone", ""),
+                                        row.get("email", ""), row.get("website", ""),
+                                        row.get("lat"), row.get("lon")), strict=True):
+            columns[key].append(value)
+    sides = [0] * len(stored) + [1] * len(rows)
+    for pair in find_duplicates(*columns.values(), sides=sides):
+        new, old = (pair.a, pair.b) if pair.a.startswith("#") else (pair.b, pair.a)
+        reasons = ", ".join(pair.reasons)
+        result.issues.append(Issue(numbers[int(new[1:])], "", "name",
+                                   f"may be the same as the stored account {names[old]!r} "
+                                   f"({reasons})", WARNING))
 
 
 def _update_account(session: Session, account_id: str, values: dict[str, Any], result: _Result) -> None:

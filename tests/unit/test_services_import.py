@@ -172,3 +172,12 @@ def test_large_import_reindexes_search_once_and_keeps_triggers(db, monkeypatch) 
         assert hits == ["Firma10499"]
         _import(db, "name;city\nLater AB;Lund\n", "accounts")  # the triggers index new rows again
         assert session.scalars(text("SELECT rowid FROM account_fts WHERE account_fts MATCH 'Later'")).all()
+
+
+def test_new_accounts_that_look_stored_get_a_warning(db) -> None:
+    _import(db, ACCOUNTS, "accounts")
+    report, _ = _import(db, "Name;City;Phone\nAkes Bageri;Umeå;090-12 34 56\nFresh AB;Umeå;\n", "accounts")
+    assert report.created == 2
+    warnings = [str(i) for i in report.issues if i.severity == "warning"]
+    assert warnings == ["row 2: may be the same as the stored account 'Åkes Bageri AB' "
+                        "(names 100% alike, same phone)"]
