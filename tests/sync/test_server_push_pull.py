@@ -106,28 +106,43 @@ def test_duplicate_pushes_apply_once(srv):
     assert _count(srv, "visit") == 1
 
 
-def test_pull_pages_end_on_transaction_boundaries(srv):
-    _t, ann = _setup(srv)
-    singles = [new_id() for _ in range(5)]
-    for n, a in enumerate(singles):  # five pushes: five transactions, five versions
-        ann.push(ann.mutation("account", a, "create", {"name": f"A{n}"}))
-    batch = [new_id() for _ in range(4)]  # one push: one transaction, never split
-    ann.push(*[ann.mutation("account", a, "create", {"name": f"B{n}"}) for n, a in enumerate(batch)])
+def test_pull_pages_end_on_version_boundaries(srv):
+    """Pages hold ≤ limit rows but never split one version (one mutation's writes)."""
+    srv.add_user("boss", role="manager")
+    t, ann = _setup(srv)
+    other = srv.territory("Other")
+    boss = srv.login("boss")
+    accounts = [new_id() for _ in range(5)]
+    boss.push(
+        *[
+            boss.mutation("account", a, "create", {"name": f"A{n}", "territory_id": t})
+            for n, a in enumerate(accounts)
+        ]
+    )
+    mover = new_id()
+    contacts = [new_id() for _ in range(4)]
+    boss.push(
+        boss.mutation("account", mover, "create", {"name": "Mover", "territory_id": other}),
+        *[
+            boss.mutation("contact", c, "create", {"account_id": mover, "name": "C"})
+            for c in contacts
+        ],
+    )
+    # One mutation moves the account and its 4 contacts into t: 5 rows at one version.
+    boss.push(boss.mutation("account", mover, "patch", {"territory_id": t}, base_version=1))
     seen, pages = [], []
     while True:
         page = ann.pull_once(limit=3)
-        for scope in {c["scope"] for c in page["changes"]}:
-            versions = [c["version"] for c in page["changes"] if c["scope"] == scope]
-            assert versions == sorted(versions)
-        ids = [c["id"] for c in page["changes"] if c["entity"] == "account"]
-        seen += ids
-        pages.append(ids)
+        versions = [c["version"] for c in page["changes"] if c["scope"] == f"territory:{t}"]
+        assert versions == sorted(versions)
+        pages.append({c["id"] for c in page["changes"]})
+        seen += [c["id"] for c in page["changes"]]
         ann.cursors = page["next_cursors"]
         if not page["has_more"]:
             break
-    assert sorted(seen) == sorted(singles + batch) and len(pages) >= 3
-    assert all(len(p) <= 3 for p in pages if not set(p) & set(batch))
-    assert any(set(batch) <= set(p) for p in pages)  # the 4-row transaction came whole
+    assert set(accounts) | {mover} | set(contacts) <= set(seen)
+    assert all(len(p) <= 3 for p in pages if mover not in p)
+    assert any({mover, *contacts} <= p for p in pages)  # the 5-row version came whole
     assert ann.pull_once()["changes"] == []
 
 

@@ -95,7 +95,7 @@ def authorize(actor: Actor, scopes: set[str], what: str) -> None:
 
 
 def _version_of(versions: dict[str, int], scopes: set[str]) -> int:
-    return versions[min(scopes)] if scopes else 0
+    return versions.get(min(scopes), 0) if scopes else 0
 
 
 def create_row(tx: Tx) -> Finish:

@@ -47,7 +47,7 @@ def apply_push(
     The batch is one database transaction: each mutation's effect and its ``applied_mutation``
     row commit together or not at all, a refused mutation leaves no trace but its rejection,
     and the whole batch costs one commit (one fsync) instead of a hundred.
-    Scope versions are taken once per transaction, at the end, in scope-id order.
+    Each mutation gets its own version per scope, all taken at the end (see IndexWrites).
 
     Raises
     ------
@@ -80,17 +80,18 @@ def _apply_batch(
     with db.write() as session, session.begin():
         done = _already_applied(session, [m.mutation_id for m in mutations])
         index = IndexWrites(session=session, now=utcnow())
-        pending: list[tuple[Mutation, Finish | None, Any]] = []
+        pending: list[tuple[Mutation, int, Finish | None, Any]] = []
         for m in mutations:
             if m.mutation_id in done:
-                pending.append((m, None, _duplicate(done[m.mutation_id], actor)))
+                pending.append((m, 0, None, _duplicate(done[m.mutation_id], actor)))
                 continue
-            pending.append((m, _apply_one(session, index, actor, m, grace_days), None))
+            group = index.begin()
+            pending.append((m, group, _apply_one(session, index, actor, m, grace_days), None))
         versions = index.flush()
         outcomes = []
-        for m, finish, result in pending:
+        for m, group, finish, result in pending:
             if finish is not None:
-                result = finish(versions)
+                result = finish(versions.get(group, {}))
                 session.add(_record(m, actor, result, index.now))
             outcomes.append(
                 MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=result)
@@ -136,6 +137,7 @@ def _apply_one(
         finish = _dispatch(tx, grace_days)
     except Reject as rej:
         index.staged = mark
+        index.touched.pop(index.group, None)
         rejected = _record_rejection(tx, rej)
         return lambda _versions: rejected
     session.flush()

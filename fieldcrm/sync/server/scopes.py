@@ -90,12 +90,24 @@ def within(days: float, now: datetime) -> datetime:
 
 @dataclass
 class IndexWrites:
-    """Sync-index ops staged by one transaction; versions are taken once, in scope order."""
+    """Sync-index ops staged by one transaction.
+
+    Each mutation of a push is a *group* (``begin()``) and gets its own version in every scope
+    it touches, so a pull page may end between two mutations of one push. Versions are taken
+    at the end with one ``UPDATE ... SET last_version = last_version + k ... RETURNING`` per
+    scope, in scope-id order (no lock-order deadlocks, one round trip per scope).
+    """
 
     session: Session
     now: datetime
-    staged: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
+    staged: dict[tuple[str, str, str], tuple[str, int, int]] = field(default_factory=dict)
+    touched: dict[int, set[str]] = field(default_factory=dict)
+    group: int = 0
+
+    def begin(self) -> int:
+        """Start the next mutation's group; returns its number."""
+        self.group += 1
+        return self.group
 
     def stage(
         self,
@@ -106,13 +118,21 @@ class IndexWrites:
         row_version: int,
     ) -> None:
         for scope in scopes:
-            self.staged[(scope, entity, entity_id)] = (op.value, row_version)
+            self.staged[(scope, entity, entity_id)] = (op.value, row_version, self.group)
+            self.touched.setdefault(self.group, set()).add(scope)
 
-    def flush(self) -> dict[str, int]:
-        """Take one version per touched scope (sorted: no lock-order deadlocks) and write."""
-        scopes = sorted({key[0] for key in self.staged})
-        for scope in scopes:
-            self.versions[scope] = take_version(self.session, scope_id=scope)
+    def flush(self) -> dict[int, dict[str, int]]:
+        """Take the versions and write the index; returns ``{group: {scope: version}}``."""
+        per_scope: dict[str, list[int]] = {}
+        for group, scopes in self.touched.items():
+            for scope in scopes:
+                per_scope.setdefault(scope, []).append(group)
+        versions: dict[int, dict[str, int]] = {g: {} for g in self.touched}
+        for scope in sorted(per_scope):
+            groups = sorted(per_scope[scope])
+            top = take_version(self.session, scope_id=scope, count=len(groups))
+            for rank, group in enumerate(groups):
+                versions[group][scope] = top - len(groups) + 1 + rank
         if self.staged:
             insert = insert_for(self.session)
             rows = [
@@ -120,12 +140,12 @@ class IndexWrites:
                     "scope_id": s,
                     "entity": e,
                     "entity_id": i,
-                    "version": self.versions[s],
+                    "version": versions[g][s],
                     "op": op,
                     "row_version": rv,
                     "changed_at": self.now,
                 }
-                for (s, e, i), (op, rv) in sorted(self.staged.items())
+                for (s, e, i), (op, rv, g) in sorted(self.staged.items())
             ]
             stmt = insert(SyncIndex)
             stmt = stmt.on_conflict_do_update(
@@ -134,15 +154,19 @@ class IndexWrites:
             )
             self.session.execute(stmt, rows)
         self.staged.clear()
-        return self.versions
+        self.touched.clear()
+        return versions
 
 
-def take_version(session: Session, *, scope_id: str) -> int:
-    """``UPDATE scope_counter ... RETURNING``: the row lock serialises writers per scope."""
+def take_version(session: Session, *, scope_id: str, count: int = 1) -> int:
+    """``UPDATE scope_counter ... RETURNING``: the row lock serialises writers per scope.
+
+    Reserves ``count`` consecutive versions and returns the highest.
+    """
     stmt = (
         update(ScopeCounter)
         .where(ScopeCounter.scope_id == scope_id)
-        .values(last_version=ScopeCounter.last_version + 1)
+        .values(last_version=ScopeCounter.last_version + count)
         .returning(ScopeCounter.last_version)
     )
     got = session.execute(stmt).scalar_one_or_none()
