@@ -257,3 +257,43 @@ def test_opted_in_tiles_load_from_a_local_server_into_the_disk_cache(
     profile = view.page().profile()
     assert profile.httpCacheType() == QWebEngineProfile.HttpCacheType.DiskHttpCache
     assert Path(profile.cachePath()).is_relative_to(tmp_path / "tiles")
+
+
+@pytest.mark.parametrize(("url", "local"), [
+    ("file:///work/map.html", True), ("qrc:///qtwebchannel/qwebchannel.js", True),
+    ("data:image/png;base64,AAAA", True), ("blob:file:///1234", True), ("about:blank", True),
+    ("http://127.0.0.1:8123/t/1/2/3.png", True), ("http://localhost/x", True),
+    ("https://[::1]:9/x", True), ("http://example.com/x.png", False),
+    ("https://127.0.0.1.example.com/x", False), ("ftp://localhost/x", False),
+    ("https://tile.openstreetmap.org/1/1/1.png", False),
+])
+def test_only_local_urls_pass(url: str, local: bool) -> None:
+    from PySide6.QtCore import QUrl
+
+    from fieldcrm.ui.map_view import is_local_url
+
+    assert is_local_url(QUrl(url)) is local
+
+
+def test_allowed_tile_host_passes() -> None:
+    from PySide6.QtCore import QUrl
+
+    from fieldcrm.ui.map_view import is_local_url
+
+    url = QUrl("https://tiles.example.test/1/2/3.png")
+    assert is_local_url(url, {"tiles.example.test"}) is True
+    assert is_local_url(QUrl("https://other.example.test/1.png"), {"tiles.example.test"}) is False
+
+
+def test_bridge_rejects_malformed_messages(qtbot: Any) -> None:
+    from fieldcrm.ui.map_view import MapBridge
+
+    bridge = MapBridge()
+    got: list[dict] = []
+    bridge.sig_message.connect(got.append)
+    assert bridge.cmd("not json").startswith("error")
+    assert bridge.cmd('["no", "type"]').startswith("error")
+    assert bridge.cmd('{"id": "x"}').startswith("error")
+    assert got == []
+    assert bridge.cmd('{"type": "account_clicked", "id": "a1"}') == "ok"
+    assert got == [{"type": "account_clicked", "id": "a1"}]
