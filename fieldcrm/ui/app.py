@@ -223,8 +223,9 @@ def _screenshot(app: Any, window: Any, view: str, out: Path, timeout_s: float) -
                   file=sys.stderr)
             window.show_view("account")
     if view == "map":
-        ready = _wait(app, lambda: window.map_panel is not None and window.map_panel.is_ready(),
-                      timeout_s)
+        from fieldcrm.ui.shell_tabs import Tab
+
+        ready = _wait(app, lambda: window.tabs.panel(Tab.MAP).is_ready(), timeout_s)
         if not ready:
             print(f"fieldcrm: the map did not finish drawing within {timeout_s:.0f} s",
                   file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QByteArray, QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressBar, QSplitter, QWidget
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    """Accounts list on the left; Today, Account, Map, Route and Territories tabs on the right."""
+    """Accounts list on the left; Today, Account, Map, Route, Territories, Analysis on the right."""
 
     def __init__(self, runner: TaskRunner, *, restore_state: bool = True,
                  parent: QWidget | None = None) -> None:
@@ -35,7 +35,8 @@ class MainWindow(QMainWindow):
         self.today = TodayPanel(runner)
         self.tabs = LazyTabs(self.today, {
             Tab.ACCOUNT: self._make_account_panel, Tab.MAP: self._make_map_panel,
-            Tab.ROUTE: self._make_route_panel, Tab.TERRITORIES: self._make_territories_panel})
+            Tab.ROUTE: self._make_route_panel, Tab.TERRITORIES: self._make_territories_panel,
+            Tab.ANALYSIS: self._make_analysis_panel})
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.accounts)
         self.splitter.addWidget(self.tabs)
@@ -64,13 +65,18 @@ class MainWindow(QMainWindow):
         self.act_settings = self._action("&Settings…", self._on_settings, "Ctrl+,",
                                          "Home, office, country, currency, units, cadence")
         self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
-        self.act_find = self._action("&Find accounts", self.accounts.focus_search, "Ctrl+F")
+        self.act_find = self._action("&Find accounts", self._on_find, "Ctrl+F")
         self.act_clear = self._action("&Clear filters", self.accounts.clear_filters)
         file_menu = self.menuBar().addMenu("&File")
         for act in (self.act_new, self.act_log, None, self.act_settings, None, self.act_quit):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         view = self.menuBar().addMenu("&View")
-        view.addActions([self.act_find, self.act_clear])
+        self.act_list = self._action(
+            "Accounts &list", lambda: self.accounts.setVisible(self.act_list.isChecked()),
+            "Ctrl+0", "Hide the list to give the map and analysis more room")
+        self.act_list.setCheckable(True)
+        self.act_list.setChecked(True)
+        view.addActions([self.act_find, self.act_clear, self.act_list])
         view.addSeparator()
         for i, name in enumerate(f"&{t}" for t in TAB_TITLES):
             view.addAction(self._action(name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i),
@@ -86,7 +92,6 @@ class MainWindow(QMainWindow):
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumSize(90, 14)
-        self.busy.setToolTip("Working…")
         self.busy.hide()
         self.pending_label = QLabel("Offline mode")
         self.pending_label.setToolTip("Everything is stored on this computer; changes wait in "
@@ -127,18 +132,10 @@ class MainWindow(QMainWindow):
         self.act_log.setEnabled(True)
         self.tabs.panel(Tab.ACCOUNT).show_account(account_id)
         self.accounts.select_account(account_id)
-        if self.map_panel is not None:
-            self.map_panel.select_account(account_id)
+        if self.tabs.made(Tab.MAP) is not None:
+            self.tabs.made(Tab.MAP).select_account(account_id)
 
     # -- panels of the lazy tabs ----------------------------------------------------------------
-    @property
-    def account_panel(self) -> Any:
-        return self.tabs.made(Tab.ACCOUNT)
-
-    @property
-    def map_panel(self) -> Any:
-        return self.tabs.made(Tab.MAP)
-
     def _make_account_panel(self) -> QWidget:
         from fieldcrm.ui.panels.account_panel import AccountPanel
 
@@ -176,6 +173,13 @@ class MainWindow(QMainWindow):
         panel.sig_status.connect(self._say)
         return panel
 
+    def _make_analysis_panel(self) -> QWidget:
+        from fieldcrm.ui.panels.analysis_panel import AnalysisPanel
+
+        panel = AnalysisPanel(self.runner)
+        panel.sig_status.connect(self._say)
+        return panel
+
     def _load_route_home(self) -> None:
         self.runner.query(lambda s: load_settings(session=s), self._on_route_settings_loaded,
                           parent=self)
@@ -199,8 +203,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_accounts_filter_changed(self, flt: AccountFilter) -> None:
         self._filter = flt
-        if self.map_panel is not None:
-            self.map_panel.set_filter(flt)
+        if self.tabs.made(Tab.MAP) is not None:
+            self.tabs.made(Tab.MAP).set_filter(flt)
 
     @Slot(str)
     def _open_account(self, account_id: str) -> None:
@@ -239,7 +243,7 @@ class MainWindow(QMainWindow):
     def _on_log_visit(self) -> None:
         account_id = self._account_id or self.accounts.selected_account_id()
         if account_id is None:
-            self.statusBar().showMessage("Select an account first, then log the visit.", 4000)
+            self._say("Select an account first, then log the visit.")
             return
         from fieldcrm.ui.panels.visit_form import VisitFormDialog
 
@@ -255,11 +259,15 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
+    def _on_find(self) -> None:
+        self.act_list.setChecked(True)
+        self.accounts.setVisible(True)
+        self.accounts.focus_search()
+
     @Slot()
     def _on_about(self) -> None:
-        QMessageBox.about(self, "About fieldcrm",
-                          "fieldcrm: an offline-first CRM for field sales reps.\n\n"
-                          f"Database: {self.runner.db.path}")
+        QMessageBox.about(self, "About fieldcrm", "fieldcrm: an offline-first CRM for field "
+                          f"sales reps.\n\nDatabase: {self.runner.db.path}")
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
@@ -273,23 +281,15 @@ class MainWindow(QMainWindow):
                           on_error=lambda exc: log.warning("Outbox count failed: %s", exc))
 
     def _on_pending_loaded(self, count: int) -> None:
-        if count == 0:
-            self.pending_label.setText("Offline mode · all changes saved locally")
-        else:
-            noun = "change" if count == 1 else "changes"
-            self.pending_label.setText(f"Offline mode · {count:,} {noun} waiting to sync")
+        waiting = f"{count:,} change{'' if count == 1 else 's'} waiting to sync"
+        self.pending_label.setText(f"Offline mode · {waiting if count else 'all changes saved locally'}")
 
     # -- window state ---------------------------------------------------------------------------
     def _restore_state(self) -> None:
         settings = QSettings()
-        geometry = settings.value("main/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if not self.restoreGeometry(settings.value("main/geometry", QByteArray())):
             self.resize(1400, 900)
-        splitter = settings.value("main/splitter")
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
+        self.splitter.restoreState(settings.value("main/splitter", QByteArray()))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         settings = QSettings()

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from fieldcrm.services.settings import Settings
 
-TAB_TITLES = ("Today", "Account", "Map", "Route", "Territories")
+TAB_TITLES = ("Today", "Account", "Map", "Route", "Territories", "Analysis")
 
 
 class Tab(IntEnum):
@@ -23,6 +23,7 @@ class Tab(IntEnum):
     MAP = 2
     ROUTE = 3
     TERRITORIES = 4
+    ANALYSIS = 5
 
 LAZY_MODULES = ("fieldcrm.ui.panels.account_panel", "fieldcrm.ui.panels.map_panel",
                 "fieldcrm.ui.panels.route_panel")

@@ -134,20 +134,41 @@ def test_main_window_wiring(small_db: Path, qtbot: Any) -> None:
                         timeout=10_000)
         assert window.accounts.count_label.text() == "4 accounts"
         assert not window.act_log.isEnabled()
-        assert window.account_panel is None and window.map_panel is None  # made when needed
+        assert window.tabs.made(Tab.ACCOUNT) is None and window.tabs.made(Tab.MAP) is None
         first = window.accounts.model.account_id(0)
         window.accounts.select_row(0)
         assert window.tabs.currentIndex() == Tab.ACCOUNT
-        assert window.tabs.widget(Tab.ACCOUNT) is window.account_panel
-        assert window.account_panel.current_account_id() == first
-        qtbot.waitUntil(lambda: window.account_panel.name_label.text() == "Shop 0 Uppsala",
+        account_panel = window.tabs.made(Tab.ACCOUNT)
+        assert window.tabs.widget(Tab.ACCOUNT) is account_panel
+        assert account_panel.current_account_id() == first
+        qtbot.waitUntil(lambda: account_panel.name_label.text() == "Shop 0 Uppsala",
                         timeout=10_000)
         assert window.act_log.isEnabled()
-        window.account_panel.sig_plan_route.emit([first])  # "Plan route with these"
+        account_panel.sig_plan_route.emit([first])  # "Plan route with these"
         assert window.tabs.currentIndex() == Tab.ROUTE
         assert window.tabs.made(Tab.ROUTE).account_ids == [first]
         shortcuts = {a.shortcut().toString() for a in (window.act_find, window.act_new, window.act_log)}
         assert shortcuts == {"Ctrl+F", "Ctrl+N", "Ctrl+L"}
+    finally:
+        window.close()
+        runner.shutdown()
+        database.close()
+
+
+def test_accounts_list_can_be_hidden_and_find_brings_it_back(small_db: Path, qtbot: Any) -> None:
+    from fieldcrm.ui.main_window import MainWindow
+    from fieldcrm.ui.tasks import TaskRunner
+
+    database = open_database(small_db)
+    runner = TaskRunner(database)
+    window = MainWindow(runner, restore_state=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.act_list.trigger()
+        assert not window.accounts.isVisible()
+        window.act_find.trigger()
+        assert window.accounts.isVisible() and window.act_list.isChecked()
     finally:
         window.close()
         runner.shutdown()
