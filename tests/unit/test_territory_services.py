@@ -140,24 +140,3 @@ def test_assign_rep_owner_follows_and_delete_releases_accounts(s):
     with pytest.raises(NotFound):
         T.move_accounts(session=s, account_ids=["ghost"], territory_id=None)
 
-
-def test_balance_view_suggests_and_applies_moves(s):
-    from datetime import date
-
-    from fieldcrm.geo.balance import BalanceParams
-    from fieldcrm.services.analytics import Period
-    from fieldcrm.services.territory_balance import apply_moves, territory_balance
-
-    # West gets four more accounts along its east edge: 6 against 2.
-    for k, lon in enumerate((12.5, 12.6, 12.8, 12.9)):
-        s.add(AccountRecord(id=f"x{k}", name=f"X{k}", lon=lon, lat=57.7, tier="B"))
-    s.commit()
-    west = T.create_territory(session=s, name="West", geojson=mapping(WEST))
-    T.create_territory(session=s, name="East", geojson=mapping(EAST))
-    period = Period(date(2026, 1, 1), date(2026, 2, 1))
-    view = territory_balance(session=s, period=period, params=BalanceParams(limit=0.05))
-    assert [f.accounts for f in view.plan.before] == [6, 2]
-    assert view.deviations["accounts"][0].flag == "heavy"
-    assert [m.account_id for m in view.plan.moves] == ["x3", "x2"]  # nearest East first
-    assert apply_moves(session=s, view=view, moves=view.plan.moves) == 2
-    assert s.get(AccountRecord, "x3").territory_id != west.id
