@@ -30,7 +30,7 @@ from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 SEARCH_DEBOUNCE_MS = 150
 MIN_SEARCH_CHARS = 2  # one letter matches nearly everything and costs seconds on 100k accounts
-_COLUMN_WIDTHS = (210, 78, 40, 110, 110, 120, 120, 86, 96)
+_COLUMN_WIDTHS = (190, 72, 38, 96, 96, 100, 120, 86, 96)
 
 
 def _toggle(text: str, tip: str) -> QToolButton:
