@@ -132,7 +132,15 @@ class _Grid:
             marked[max(j_lo[k], 0) : max(j_hi[k] + 1, 0), max(i_lo[k], 0) : max(i_hi[k] + 1, 0)] = (
                 True
             )
-        return marked
+        # segmentize's inserted vertices lie within a few ulps of the true edge, not on it:
+        # one cell of margin puts every point of the true edge in a marked cell.
+        grown = marked.copy()
+        grown[1:, :] |= marked[:-1, :]
+        grown[:-1, :] |= marked[1:, :]
+        wide = grown.copy()
+        wide[:, 1:] |= grown[:, :-1]
+        wide[:, :-1] |= grown[:, 1:]
+        return wide
 
     def _classify(self, marked: np.ndarray) -> np.ndarray:
         """State of each cell: a territory index, OUTSIDE, or _MIXED (marked).
