@@ -84,7 +84,7 @@ class _Grid:
     Cells are indexed by ``floor((x - x0) * sx)``, a monotone function of x (and the same
     for y). Every boundary segment is first cut to under half a cell, and the cells of its
     endpoints' index box are marked; by monotonicity every point of the segment falls in a
-    marked cell. An unmarked cell therefore holds no boundary point, so all its points are
+    marked cell (plus a one-cell margin for the rounding of the cut points). An unmarked cell therefore holds no boundary point, so all its points are
     covered by the same territories as its centre, which is tested exactly once. Points in
     marked cells (and on the grid's far edges) get the exact test.
     """
