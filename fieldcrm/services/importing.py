@@ -294,8 +294,17 @@ def _update_account(session: Session, account_id: str, values: dict[str, Any], r
 
 
 def _add_contacts(session: Session, contacts: list[tuple[str, str]], result: _Result) -> None:
+    """Add each account's contact person, unless the account already has a contact so named
+    (a re-import in update mode must not add the same person again)."""
+    accounts = sorted({a for a, _ in contacts})
+    known: set[tuple[str, str]] = set()
+    for start in range(0, len(accounts), 900):  # SQLite caps the number of bound values
+        known.update((a, n) for a, n in session.execute(
+            select(ContactRecord.account_id, ContactRecord.name).where(
+                ContactRecord.deleted.is_(False),
+                ContactRecord.account_id.in_(accounts[start:start + 900]))))
     rows = [{"id": new_id(), "account_id": account_id, "name": name[:200]}
-            for account_id, name in contacts]
+            for account_id, name in dict.fromkeys(contacts) if (account_id, name[:200]) not in known]
     stage = _Stage(None, None)
     insert_rows(session, ContactRecord, rows, stage)
     enqueue_many(session, "contact", [

@@ -54,9 +54,10 @@ def test_accounts_import_writes_rows_outbox_and_town_coordinates(db) -> None:
 
 def test_update_mode_matches_stored_accounts(db) -> None:
     _import(db, ACCOUNTS, "accounts")
-    again = "Name;City;Phone;Website\nÅKES BAGERI;Umeå;;www.akes.se\nNew One;Lund;;\n"
+    again = ("Name;City;Phone;Website;Kontaktperson\nÅKES BAGERI;Umeå;;www.akes.se;Åke Berg\n"
+             "New One;Lund;;;\n")
     report, _ = _import(db, again, "accounts", update_existing=True)
-    assert (report.created, report.updated) == (1, 1)
+    assert (report.created, report.updated, report.contacts_created) == (1, 1, 0)
     with db.session() as session:
         assert _count(session, AccountRecord) == 4
         ake = session.scalars(select(AccountRecord).where(AccountRecord.city == "Umeå")).one()
