@@ -45,7 +45,8 @@ class _Stop:
         return now >= self.deadline
 
 
-def build_data(p: Problem, cand: Sequence[int]):  # -> tuple[pyvrp.ProblemData, list[int]]
+def build_data(p: Problem, cand: Sequence[int], prize_factor: float = 4.0):
+    # -> tuple[pyvrp.ProblemData, list[int]]
     """PyVRP data in metres and whole seconds, every stop optional with a dominant prize.
 
     Drive and visit times are rounded up so PyVRP is never tighter than the schedule; a stop
@@ -63,7 +64,7 @@ def build_data(p: Problem, cand: Sequence[int]):  # -> tuple[pyvrp.ProblemData, 
     dur = np.ceil(np.where(np.isfinite(mins), mins, far) * 60.0 - 1e-9).astype(np.int64)
     np.fill_diagonal(dist, 0)
     np.fill_diagonal(dur, 0)
-    prize = int(dist.max()) * 4 + 1000
+    prize = int(dist.max() * prize_factor) + 1000
     pause = sum(b.duration for b in p.breaks)
     day_start = math.ceil(p.start_time * 60)
     day_end = max(day_start, math.floor((s.latest_return - pause) * 60))
@@ -130,6 +131,14 @@ def _tsp_reorder(p: Problem, seq: list[int]) -> list[int]:
     return [nodes[j] - 2 for j in path[1:-1]]
 
 
+# (PyVRP settings, share of the time, seed, start from the best so far, prize factor)
+PLAN: list[tuple[str, float, int, bool, float]] = [
+    ("perturb-more", 0.3, 1, False, 4.0), ("short-history", 0.3, 2, False, 4.0),
+    ("reorder", 0.0, 0, True, 4.0), ("default", 0.2, 3, True, 4.0),
+    ("short-history", 0.2, 4, True, 4.0),
+]
+
+
 def best_order(
     p: Problem, cand: Sequence[int], seconds: float, *,
     cancel: ShouldCancel | None = None, progress: Progress | None = None,
@@ -158,20 +167,21 @@ def best_order(
             if key > best[0]:
                 best = (key, clients)
 
-    plan = [("perturb-more", 0.3, 1, False), ("short-history", 0.3, 2, False),
-            ("reorder", 0.0, 0, True), ("default", 0.2, 3, True), ("short-history", 0.2, 4, True)]
     spent = 0.0
-    for kind, share, seed, from_best in plan:
+    datas = {4.0: data}
+    for kind, share, seed, from_best, factor in PLAN:
         if kind == "reorder":
             seq = _tsp_reorder(p, [client_stop[c] for c in best[1]])
             consider([first_client[i] for i in seq])
             continue
+        if factor not in datas:
+            datas[factor] = build_data(p, cand, factor)[0]
         init = None
         if from_best and best[1]:
-            init = pyvrp.Solution(data, [best[1]])
+            init = pyvrp.Solution(datas[factor], [best[1]])
         stop = _Stop(seconds * share, cancel, progress, (0.1 + 0.7 * spent, 0.1 + 0.7 *
                                                             (spent + share)))
-        res = pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False,
+        res = pyvrp.solve(datas[factor], stop, seed=seed, collect_stats=False, display=False,
                           params=_params(kind), initial_solution=init)
         spent += share
         if stop.cancelled:
