@@ -6,6 +6,7 @@ import base64
 import html
 import json
 import math
+import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
@@ -190,8 +191,11 @@ def build_standalone_map(
         text = inline_page(page, extra_head=hook, extra_body=_overlay(title, subtitle))
     # The regions are inlined above, so the page must not try to load them from a file.
     text = _ADMIN1.sub('"admin1Url": null', text)
+    tmp = out_path.with_name(out_path.name + ".part")
     try:
-        out_path.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out_path)  # never a half-written map where the user looks for it
     except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise FieldCrmError(f"Could not write {out_path}: {exc.strerror or exc}.") from exc
     return out_path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
+from fieldcrm.db.engine import open_database
 from fieldcrm.services.analytics import Period
 from fieldcrm.services.demo import build_demo
 from fieldcrm.services.territories import update_territory
@@ -22,10 +25,32 @@ WAIT = 15_000
 TRICKY = "=SUM(A1:A9)"
 
 
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 200-account demo per module; each test gets its own copy (see ``db``)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    database = open_database(path)
+    with database.session() as s:
+        build_demo(session=s, accounts=200, seed=3)
+    database.close()
+    return path
+
+
+@pytest.fixture
+def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
+    """A private copy of the module's demo database (overrides the empty ``db``)."""
+    for suffix in ("", "-wal", "-shm"):
+        src = demo_file.with_name(demo_file.name + suffix)
+        if src.exists():
+            shutil.copy(src, tmp_path / f"fieldcrm.db{suffix}")
+    database = open_database(tmp_path / "fieldcrm.db")
+    yield database
+    database.close()
+
+
 @pytest.fixture
 def panel(qtbot: Any, db: Any, tmp_path: Path) -> Any:
     with db.session() as s:
-        build_demo(session=s, accounts=200, seed=3)
         first = s.execute(text("SELECT id FROM territory ORDER BY name LIMIT 1")).scalar_one()
         update_territory(session=s, territory_id=first, name=TRICKY)
     runner = TaskRunner(db)

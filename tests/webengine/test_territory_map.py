@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fieldcrm.db.engine import open_database
 from fieldcrm.geo.standalone import PALETTE
 from fieldcrm.services.demo import build_demo
 from fieldcrm.ui.tasks import TaskRunner
@@ -19,10 +21,31 @@ WAIT = 20_000
 FILLS = "window.fieldcrm._state.choropleth.getLayers().map(function (l) { return l.options.fillColor; })"
 
 
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 200-account demo per module; each test gets its own copy (see ``db``)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    database = open_database(path)
+    with database.session() as s:
+        build_demo(session=s, accounts=200, seed=3)
+    database.close()
+    return path
+
+
+@pytest.fixture
+def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
+    """A private copy of the module's demo database (overrides the empty ``db``)."""
+    for suffix in ("", "-wal", "-shm"):
+        src = demo_file.with_name(demo_file.name + suffix)
+        if src.exists():
+            shutil.copy(src, tmp_path / f"fieldcrm.db{suffix}")
+    database = open_database(tmp_path / "fieldcrm.db")
+    yield database
+    database.close()
+
+
 @pytest.fixture
 def runner(db: Any, qtbot: Any) -> Iterator[TaskRunner]:
-    with db.session() as s:
-        build_demo(session=s, accounts=200, seed=3)
     runner = TaskRunner(db)
     yield runner
     runner.shutdown()
@@ -122,7 +145,7 @@ def test_exported_map_opens_offline_with_the_choropleth(
     out = tmp_path / "export" / "sales.html"
     out.parent.mkdir()
     panel.save_map(str(out))
-    qtbot.waitUntil(out.exists, timeout=WAIT)
+    qtbot.waitUntil(lambda: "Map saved" in panel.status.text(), timeout=READY_TIMEOUT_MS)
     view = MapView()
     qtbot.addWidget(view)
     view.resize(900, 700)
