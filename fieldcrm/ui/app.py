@@ -149,6 +149,7 @@ def run_app(args: argparse.Namespace) -> int:
                                float(env_setting("screenshot_timeout_s", "30")))
         window.show()
         window.start()
+        _preload_tabs_when_usable(window)
         return int(app.exec())
     finally:
         sys.excepthook = previous_hook
@@ -165,6 +166,19 @@ def _log_when_usable(window: Any, started: float) -> None:
                  "(epoch %.3f)", total, time.perf_counter() - started, time.time())
 
     window.accounts.model.sig_loaded.connect(usable, Qt.ConnectionType.SingleShotConnection)
+
+
+def _preload_tabs_when_usable(window: Any) -> None:
+    """Once the list shows, import the other tabs' modules in the background (not headless)."""
+    from PySide6.QtCore import Qt
+
+    from fieldcrm.ui.shell_tabs import warm_imports
+
+    def preload(_total: int) -> None:
+        window.runner.call(warm_imports, lambda _none: None,
+                           on_error=lambda exc: log.warning("Pre-loading tabs failed: %s", exc))
+
+    window.accounts.model.sig_loaded.connect(preload, Qt.ConnectionType.SingleShotConnection)
 
 
 def _tear_down(window: Any, runner: Any) -> None:

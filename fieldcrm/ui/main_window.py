@@ -14,7 +14,7 @@ from fieldcrm.services.overview import pending_changes
 from fieldcrm.services.settings import Settings, load_settings
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.panels.today_panel import TodayPanel
-from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, route_home, warm_imports
+from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, route_home
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,6 @@ class MainWindow(QMainWindow):
     def _load_the_rest(self, _total: int = 0) -> None:
         self.today.refresh()
         self._refresh_pending()
-        self.runner.call(warm_imports, lambda _none: None,
-                         on_error=lambda exc: log.warning("Pre-loading modules failed: %s", exc))
 
     def show_view(self, view: str) -> None:
         """Show ``list`` (Today beside the list), ``account`` or ``map`` (for --view)."""
