@@ -134,6 +134,7 @@ class VisitRecord(SyncedMixin, Base):
         Index("ix_visit_account_time", "account_id", "checked_in_at"),
         Index("ix_visit_planned", "status", "planned_at"),
         Index("ix_visit_follow_up", "follow_up_on"),
+        Index("ix_visit_account_time_status", "account_id", "checked_in_at", "status", "deleted"),
     )
 
 
@@ -155,6 +156,7 @@ class SaleRecord(SyncedMixin, Base):
     __table_args__ = (
         Index("ix_sale_account_date", "account_id", "sold_on"),
         Index("ix_sale_date", "sold_on"),
+        Index("ix_sale_account_date_amount", "account_id", "sold_on", "currency", "amount_minor", "deleted"),
     )
 
 
