@@ -206,13 +206,13 @@ def test_assign_rep_and_move_picked_accounts(qtbot: Any, panel: TerritoriesPanel
     with db.session() as s:
         ids = list(s.execute(text("SELECT id FROM account WHERE territory_id != :t LIMIT 3"),
                              {"t": target.id}).scalars())
-    assert not panel.move.isEnabled()
+    assert not panel.move_bar.move.isEnabled()
     panel.on_map_selection(ids)
-    assert panel.picked_label.text() == "3 accounts picked on the map."
-    panel.move_to.setCurrentIndex(panel.move_to.findData(target.id))
-    panel.move.click()
+    assert panel.move_bar.label.text() == "3 accounts picked on the map."
+    panel.move_bar.target.setCurrentIndex(panel.move_bar.target.findData(target.id))
+    panel.move_bar.move.click()
     qtbot.waitUntil(lambda: panel.model.rows()[0].accounts == target.accounts + 3, timeout=WAIT)
-    assert not panel.move.isEnabled()
+    assert not panel.move_bar.move.isEnabled()
 
 
 def test_balance_lists_every_territory_and_applies_the_ticked_moves(

@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -30,7 +28,6 @@ from PySide6.QtWidgets import (
 )
 
 from fieldcrm.config import cache_dir
-from fieldcrm.domain.enums import Role
 from fieldcrm.domain.records import User
 from fieldcrm.geo.territory_check import FeatureReport
 from fieldcrm.services import territories as T
@@ -38,15 +35,20 @@ from fieldcrm.services.balance import (
     ImportReview,
     OutsideAccount,
     TerritorySummary,
-    accounts_outside,
     review_import,
-    territory_summaries,
 )
 from fieldcrm.services.mapping import build_map
-from fieldcrm.services.settings import current_user, list_users
-from fieldcrm.ui.models.territory_list_model import TerritoryListModel, swatch
+from fieldcrm.ui.models.territory_list_model import TerritoryListModel
 from fieldcrm.ui.panels.balance_view import BalanceView
 from fieldcrm.ui.panels.territory_import_dialog import ImportPreviewDialog
+from fieldcrm.ui.panels.territory_parts import (
+    MoveBar,
+    OutsideList,
+    delete_as_current_user,
+    load_lists,
+    map_tab,
+    repair_question,
+)
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 from fieldcrm.ui.widgets.form import if_alive
 
@@ -54,27 +56,6 @@ FILE_FILTER = "Territory files (*.geojson *.json *.kml *.kmz);;All files (*)"
 EXPORT_FILTER = "GeoJSON (*.geojson);;KML (*.kml)"
 CHANGED = ChangeSet(territories=True, accounts=True)
 REBUILD_DELAY_MS = 300
-
-
-def load_lists(session: Any) -> tuple[list[TerritorySummary], list[OutsideAccount], list[User]]:
-    """Op: the territory list, the accounts in no territory, and the users (reps)."""
-    return (territory_summaries(session=session), accounts_outside(session=session),
-            list_users(session=session))  # fmt: skip
-
-
-def repair_question(report: FeatureReport) -> str:
-    """What a drawn shape's check found, as the question asked before a repair."""
-    lines = "\n".join(f"• {p.message}" for p in report.problems if p.code != "area")
-    return (f"The shape needs a repair before it can be saved:\n{lines}\n\nArea before "
-            f"{report.area_before_km2:,.2f} km², after {report.area_after_km2:,.2f} km².\n"
-            "Save the repaired shape?")  # fmt: skip
-
-
-def delete_as_current_user(session: Any, territory_id: str) -> int:
-    """Op: delete a territory as this laptop's user (a manager when nobody is signed in)."""
-    user = current_user(session=session)
-    role = user.role if user is not None else Role.MANAGER
-    return T.delete_territory(session=session, territory_id=territory_id, actor_role=role)
 
 
 class TerritoriesPanel(QWidget):
@@ -90,7 +71,6 @@ class TerritoriesPanel(QWidget):
         super().__init__(parent)
         self._runner = runner
         self._mode: str | None = None  # None, "new" or the id of the territory being reshaped
-        self._picked: list[str] = []
         self._select_next: str | None = None
         self._out_root = out_root or cache_dir() / "territory-map"
         self._rebuild = QTimer(self, singleShot=True, interval=REBUILD_DELAY_MS)
@@ -127,44 +107,17 @@ class TerritoriesPanel(QWidget):
         self.rep.setToolTip("The rep responsible; the territory's accounts get this owner")
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.outside = QListWidget()
-        self.outside.setToolTip("Double-click to open the account")
+        self.move_bar = MoveBar()
+        self.outside = OutsideList()
         self.balance = BalanceView(self._runner)
         self.tabs = QTabWidget()
         if self.view is not None:
-            self.tabs.addTab(self._map_tab(), "Map")
+            tab, self.lasso = map_tab(self.view)
+            self.tabs.addTab(tab, "Map")
         self.tabs.addTab(self.balance, "Balance")
         self.tabs.addTab(self.outside, "Outside territories")
         self._layout()
         self._update_buttons()
-
-    def _map_tab(self) -> QWidget:
-        self.lasso = QPushButton("Pick accounts (lasso)")
-        self.lasso.setToolTip("Draw around accounts on the map to pick them for a move")
-        bar = QHBoxLayout()
-        bar.addWidget(self.lasso)
-        bar.addWidget(QLabel("Territory outlines are drawn with their names; pins are accounts."))
-        bar.addStretch(1)
-        tab = QWidget()
-        box = QVBoxLayout(tab)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.addLayout(bar)
-        box.addWidget(self.view, 1)
-        return tab
-
-    def _move_bar(self) -> QHBoxLayout:
-        self.picked_label = QLabel("No accounts picked on the map.")
-        self.move_to = QComboBox()
-        self.move_to.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.move = QPushButton("Move")
-        self.move.setEnabled(False)
-        bar = QHBoxLayout()
-        bar.addWidget(self.picked_label)
-        bar.addStretch(1)
-        bar.addWidget(QLabel("Move picked accounts to:"))
-        bar.addWidget(self.move_to)
-        bar.addWidget(self.move)
-        return bar
 
     def _layout(self) -> None:
         left = QWidget()
@@ -185,7 +138,7 @@ class TerritoriesPanel(QWidget):
         rbox = QVBoxLayout(right)
         rbox.setContentsMargins(0, 0, 0, 0)
         rbox.addWidget(self.tabs, 1)
-        rbox.addLayout(self._move_bar())
+        rbox.addWidget(self.move_bar)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left)
         split.addWidget(right)
@@ -205,9 +158,9 @@ class TerritoriesPanel(QWidget):
         b["import"].clicked.connect(self._on_import_clicked)
         b["export"].clicked.connect(self._on_export_clicked)
         self.rep.activated.connect(self._on_rep_activated)
-        self.move.clicked.connect(self._on_move_clicked)
+        self.move_bar.sig_move_requested.connect(self._on_move_requested)
         self.list.selectionModel().selectionChanged.connect(self._update_buttons)
-        self.outside.itemDoubleClicked.connect(self._on_outside_double_clicked)
+        self.outside.sig_account_activated.connect(self.sig_account_activated)
         self._runner.sig_changes_applied.connect(self._on_runner_changes_applied)
         self._rebuild.timeout.connect(self._rebuild_map)
         if self.view is not None:
@@ -247,11 +200,7 @@ class TerritoriesPanel(QWidget):
     @Slot(list)
     def on_map_selection(self, ids: list) -> None:
         """Accounts picked on a map (lasso or rectangle): they can be moved to a territory."""
-        self._picked = [str(i) for i in ids]
-        n = len(self._picked)
-        self.picked_label.setText(f"{n:,} account{'s' if n != 1 else ''} picked on the map."
-                                  if n else "No accounts picked on the map.")
-        self.move.setEnabled(n > 0)
+        self.move_bar.set_picked([str(i) for i in ids])
 
     # -- loading ----------------------------------------------------------------------------
     def _on_lists_loaded(self, result: tuple[list[TerritorySummary], list[OutsideAccount],
@@ -261,33 +210,17 @@ class TerritoriesPanel(QWidget):
         self.model.set_rows(territories)
         if keep:
             self.select_territory(keep)
-        self._fill_outside(outside)
-        self._fill_reps(users)
-        self._fill_move_targets(territories)
-        self._update_buttons()
-
-    def _fill_outside(self, outside: list[OutsideAccount]) -> None:
-        self.outside.clear()
-        for a in outside:
-            text = f"{a.name} — {a.city}" if a.city else a.name
-            item = QListWidgetItem(text if a.located else f"{text} (no position on the map)")
-            item.setData(Qt.ItemDataRole.UserRole, a.id)
-            self.outside.addItem(item)
+        self.outside.set_accounts(outside)
         self.tabs.setTabText(self.tabs.indexOf(self.outside), f"Outside territories ({len(outside)})")
+        self._fill_reps(users)
+        self.move_bar.set_territories(territories)
+        self._update_buttons()
 
     def _fill_reps(self, users: list[User]) -> None:
         self.rep.clear()
         self.rep.addItem("(no rep)", None)
         for u in users:
             self.rep.addItem(f"{u.name} ({u.role.value})", u.id)
-
-    def _fill_move_targets(self, territories: list[TerritorySummary]) -> None:
-        current = self.move_to.currentData()
-        self.move_to.clear()
-        for t in territories:
-            self.move_to.addItem(swatch(t.color), t.name, t.id)
-        self.move_to.addItem("(no territory)", "")
-        self.move_to.setCurrentIndex(max(0, self.move_to.findData(current)))
 
     def _rebuild_map(self) -> None:
         if self.view is None:
@@ -396,13 +329,12 @@ class TerritoriesPanel(QWidget):
                         "Rep assigned; the territory's accounts now belong to the rep."
                         if rep_id else "The territory has no rep now.")  # fmt: skip
 
-    @Slot()
-    def _on_move_clicked(self) -> None:
-        ids, target = list(self._picked), self.move_to.currentData() or None
-        if ids:
-            self._write(lambda s: T.move_accounts(session=s, account_ids=ids, territory_id=target),
-                        f"Moved {len(ids)} accounts to {self.move_to.currentText()}.")
-            self.on_map_selection([])
+    @Slot(list, str)
+    def _on_move_requested(self, ids: list, target: str) -> None:
+        name = self.move_bar.target.currentText()
+        self._write(lambda s: T.move_accounts(session=s, account_ids=ids, territory_id=target or None),
+                    f"Moved {len(ids)} accounts to {name}.")
+        self.on_map_selection([])
 
     @Slot()
     def _on_import_clicked(self) -> None:
@@ -435,10 +367,6 @@ class TerritoriesPanel(QWidget):
         self._runner.query(lambda s: T.export_territories(session=s, path=path),
                            if_alive(self, lambda n: self._say(f"Exported {n} territories to {path}.")),
                            parent=self)  # fmt: skip
-
-    @Slot(QListWidgetItem)
-    def _on_outside_double_clicked(self, item: QListWidgetItem) -> None:
-        self.sig_account_activated.emit(item.data(Qt.ItemDataRole.UserRole))
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
