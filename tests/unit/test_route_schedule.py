@@ -215,3 +215,13 @@ def test_invalid_places_durations_and_unreachable_stops() -> None:
     assert plan.visit_ids == ("b",)
     assert plan.unscheduled[0].stop.id == "island"
     assert "cannot be reached" in plan.unscheduled[0].message
+
+
+def test_day_can_start_at_an_account() -> None:
+    first = stop("first", 0.2)
+    start = Place.at_stop(first)
+    assert (start.lat, start.kind) == (0.2, "account")
+    plan = plan_route([stop("b", 0.3)], start, HOME, settings(), distance=LINE)
+    assert plan.legs[0].from_name == "FIRST" and plan.total_km == pytest.approx(40)
+    with pytest.raises(ValueError, match="no coordinates"):
+        Place.at_stop(stop("x", None))

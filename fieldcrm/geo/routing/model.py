@@ -54,6 +54,19 @@ class Place:
     lon: float
     kind: str = "home"
 
+    @classmethod
+    def at_stop(cls, stop: Stop) -> Place:
+        """Start or end the day at an account.
+
+        Raises
+        ------
+        ValueError
+            The account has no coordinates.
+        """
+        if not stop.has_coords:
+            raise ValueError(f"{stop.name} has no coordinates")
+        return cls(stop.name, float(stop.lat), float(stop.lon), kind="account")  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True, slots=True)
 class Stop:
