@@ -29,7 +29,12 @@ from fieldcrm.geo.routing.model import (  # noqa: E402
     TimeWindow,
 )
 from fieldcrm.geo.routing.multistart import build_data  # noqa: E402
-from fieldcrm.geo.routing.schedule import build_plan, build_problem, is_feasible, route_km  # noqa: E402
+from fieldcrm.geo.routing.schedule import (  # noqa: E402
+    build_plan,
+    build_problem,
+    is_feasible,
+    route_km,
+)
 from fieldcrm.geo.routing.search import repair  # noqa: E402
 from fieldcrm.geo.routing.solver import plan_route  # noqa: E402
 

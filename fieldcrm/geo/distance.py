@@ -60,7 +60,8 @@ def haversine_matrix(points: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
 def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance in km between two (lat, lon) points in degrees."""
     lat1, lon1, lat2, lon2 = map(np.radians, (a[0], a[1], b[0], b[1]))
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    h = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
     return float(2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(min(1.0, h))))
 
 

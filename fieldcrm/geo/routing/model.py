@@ -65,7 +65,8 @@ class Place:
         """
         if not stop.has_coords:
             raise ValueError(f"{stop.name} has no coordinates")
-        return cls(stop.name, float(stop.lat), float(stop.lon), kind="account")  # type: ignore[arg-type]
+        lat, lon = float(stop.lat), float(stop.lon)  # type: ignore[arg-type]
+        return cls(stop.name, lat, lon, kind="account")
 
 
 @dataclass(frozen=True, slots=True)
