@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self._connect()
+        self._keep_state = restore_state  # a --screenshot window leaves the user's layout alone
         if restore_state:
             self._restore_state()
 
@@ -290,8 +291,8 @@ class MainWindow(QMainWindow):
         self.splitter.restoreState(settings.value("main/splitter", QByteArray()))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        settings = QSettings()
-        settings.setValue("main/geometry", self.saveGeometry())
-        settings.setValue("main/splitter", self.splitter.saveState())
+        if self._keep_state:
+            QSettings().setValue("main/geometry", self.saveGeometry())
+            QSettings().setValue("main/splitter", self.splitter.saveState())
         super().closeEvent(event)
 
