@@ -236,6 +236,14 @@ def _open_workbook(path: Path):  # noqa: ANN202 - openpyxl's Workbook
         ) from None
 
 
+def _worksheet(workbook, sheet: str | None, name: str):  # noqa: ANN001, ANN202 - openpyxl types
+    if sheet is not None and sheet not in workbook.sheetnames:
+        raise ImportFileError(f"{name}: no sheet named {sheet!r}.")
+    if sheet is None and not workbook.worksheets:
+        raise ImportFileError(f"{name}: the workbook has no worksheet.")
+    return workbook[sheet] if sheet is not None else workbook.worksheets[0]
+
+
 def read_xlsx(
     path: str | os.PathLike[str],
     *,
@@ -255,13 +263,11 @@ def read_xlsx(
     path = Path(path)
     workbook = _open_workbook(path)
     try:
-        if sheet is not None and sheet not in workbook.sheetnames:
-            raise ImportFileError(f"{path.name}: no sheet named {sheet!r}.")
-        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
-        total = worksheet.max_row or 0
         builder = _Builder(path.name)
         number = 0
         try:
+            worksheet = _worksheet(workbook, sheet, path.name)
+            total = worksheet.max_row or 0
             for number, values in enumerate(
                 worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS + 1), start=1
             ):

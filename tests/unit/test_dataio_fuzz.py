@@ -163,3 +163,47 @@ def test_validation_never_crashes_and_names_rows(rows: list[list[str]], entity: 
         return  # a required field is not mapped: the mapping step says so
     assert len(result.records) + len(result.rejected) == len(table.rows)
     assert {i.row for i in result.issues} <= set(table.row_numbers)
+
+
+_MEMBERS = [(i, zipfile.ZipFile(io.BytesIO(XLSX)).read(i.filename))
+            for i in zipfile.ZipFile(io.BytesIO(XLSX)).infolist()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_xlsx_with_damaged_xml_inside_a_valid_zip(tmp_path, data) -> None:
+    k = data.draw(st.integers(0, len(_MEMBERS) - 1))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for j, (info, body) in enumerate(_MEMBERS):
+            if j == k:
+                how = data.draw(st.sampled_from(["drop", "cut", "insert"]))
+                if how == "drop":
+                    continue
+                at = data.draw(st.integers(0, len(body)))
+                junk = data.draw(st.sampled_from([b"<x>", b"</", b"\x00", b'r="ZZZ99999999"',
+                                                  b'<dimension ref="A1:XFD1048576"/>']))
+                body = body[:at] if how == "cut" else body[:at] + junk + body[at:]
+            target.writestr(info, body)
+    path = tmp_path / "inner.xlsx"
+    path.write_bytes(out.getvalue())
+    try:
+        table = read_table(path)
+    except ImportFileError as exc:
+        assert str(exc).startswith("inner.xlsx")
+    else:
+        assert all(len(r) == len(table.headers) for r in table.rows)
+
+
+def test_xlsx_without_worksheets(tmp_path) -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info, body in _MEMBERS:
+            if info.filename == "xl/workbook.xml":
+                start, end = body.index(b"<sheets>"), body.index(b"</sheets>") + len(b"</sheets>")
+                body = body[:start] + b"<sheets/>" + body[end:]
+            target.writestr(info, body)
+    path = tmp_path / "empty.xlsx"
+    path.write_bytes(out.getvalue())
+    with pytest.raises(ImportFileError, match="empty.xlsx"):
+        read_table(path)
