@@ -186,7 +186,7 @@ def test_import_review_shows_repairs_and_overlaps_then_imports_on_accept(
     ])
     dialog = _run_import(panel, qtbot, monkeypatch, path, accept=False)
     text = _tree_text(dialog)
-    assert "Overlap: Feature #1 'West box' and Feature #2 'Overlapping'" in text
+    assert "Overlap Feature #1 'West box' and Feature #2 'Overlapping': " in text
     assert "km²" in text and "accounts" in text
     assert "before" in text and "after" in text  # the repair's area before/after
     assert dialog.accept_button.text() == "Accept and repair"

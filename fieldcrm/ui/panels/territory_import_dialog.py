@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QDialog,
@@ -22,6 +25,7 @@ ERROR_COLOUR = QColor("#b3261e")
 WARN_COLOUR = QColor("#8a5a00")
 OK_COLOUR = QColor("#1b7f3b")
 MAX_NAMES = 12
+WRAP = 72
 
 
 def names_text(indices: Sequence[int], names: Sequence[str]) -> str:
@@ -50,7 +54,7 @@ class ImportPreviewDialog(QDialog):
     def __init__(self, review: ImportReview, file_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Import territories from {file_name}")
-        self.resize(760, 520)
+        self.resize(860, 560)
         self.review = review
         p = review.preview
         self.headline = QLabel(self._headline())
@@ -58,7 +62,7 @@ class ImportPreviewDialog(QDialog):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["What", "Details"])
         self.tree.setColumnWidth(0, 260)
-        self.tree.setWordWrap(True)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideNone)
         self._fill()
         self.buttons = QDialogButtonBox()
         label = "Accept and repair" if p.repairs else "Accept"
@@ -88,31 +92,49 @@ class ImportPreviewDialog(QDialog):
     def _fill(self) -> None:
         p = self.review.preview
         shown = {f"{r.label}: {x.message}" for r in p.reports for x in r.problems if x.fatal}
+        unread: dict[int, tuple[str, str]] = {}
         for err in [e for e in p.errors if e not in shown]:
-            # Features that could not even be read have no report: name them from the text.
-            what, _, detail = err.partition(": ") if err.startswith("feature #") else ("", "", err)
-            self._item(None, what[:1].upper() + what[1:] if what else "File", detail, ERROR_COLOUR)
-        for i, report in enumerate(p.reports):
-            top = self._item(None, feature_name(self.review, i), "", None)
-            for text, colour in feature_lines(report):
-                self._item(top, "", text, colour)
-            top.setExpanded(bool(report.problems))
+            m = re.match(r"feature #(\d+)[^:]*: (.*)", err, re.S)
+            if m:  # a feature that could not even be read has no report
+                unread[int(m.group(1)) - 1] = (err.split(": ", 1)[0], m.group(2))
+            else:
+                self._item(None, "File", err, ERROR_COLOUR)
+        reports = {r.index: (k, r) for k, r in enumerate(p.reports)}
+        for index in sorted(set(unread) | set(reports)):
+            if index in unread:
+                what, detail = unread[index]
+                self._item(None, what[:1].upper() + what[1:], detail, ERROR_COLOUR)
+            else:
+                self._feature(*reports[index])
         for w in p.warnings:
             self._item(None, "Note", w, WARN_COLOUR)
         self._fill_coverage()
+
+    def _feature(self, k: int, report: FeatureReport) -> None:
+        lines = feature_lines(report)
+        if not report.problems:
+            self._item(None, feature_name(self.review, k), *lines[0])
+            return
+        summary = ("cannot be imported", ERROR_COLOUR) if report.fatal else (
+            f"needs a repair: {report.area_before_km2:,.1f} km² before, "
+            f"{report.area_after_km2:,.1f} km² after", WARN_COLOUR)  # fmt: skip
+        top = self._item(None, feature_name(self.review, k), *summary)
+        for text, colour in lines:
+            if not text.startswith("area "):  # the summary already gives the areas
+                self._item(top, "", text, colour)
+        top.setExpanded(True)
 
     def _fill_coverage(self) -> None:
         cov, names = self.review.preview.coverage, self.review.account_names
         if cov is None:
             return
         for o in cov.overlaps:
-            what = (f"Overlap: {feature_name(self.review, o.first)} and "
-                    f"{feature_name(self.review, o.second)}")
-            text = f"{o.area_km2:,.2f} km², {len(o.accounts)} accounts"
-            item = self._item(None, what, text, WARN_COLOUR)
+            text = (f"{feature_name(self.review, o.first)} and "
+                    f"{feature_name(self.review, o.second)}: {o.area_km2:,.2f} km², "
+                    f"{len(o.accounts)} accounts (they go to the territory created first)")
+            item = self._item(None, "Overlap", text, WARN_COLOUR)
             if o.accounts:
                 self._item(item, "Accounts", names_text(o.accounts, names), None)
-                item.setToolTip(1, "Accounts in an overlap go to the older territory.")
         for g in cov.gaps:
             item = self._item(None, "Gap between territories",
                               f"{g.area_km2:,.2f} km², {len(g.accounts)} accounts", WARN_COLOUR)
@@ -124,7 +146,8 @@ class ImportPreviewDialog(QDialog):
 
     def _item(self, parent: QTreeWidgetItem | None, what: str, text: str,
               colour: QColor | None) -> QTreeWidgetItem:  # fmt: skip
-        item = QTreeWidgetItem([what, text])
+        # Explicit line breaks: QTreeWidget elides long cells instead of wrapping them.
+        item = QTreeWidgetItem([what, textwrap.fill(text, WRAP) if len(text) > WRAP else text])
         item.setToolTip(1, text)
         if colour is not None:
             item.setForeground(1, colour)
