@@ -191,7 +191,7 @@ class MapView(QWebEngineView):
     sig_territory_clicked = Signal(str)
     """A territory polygon was clicked: the territory id."""
     sig_load_failed = Signal(str)
-    """The page could not be loaded: the URL."""
+    """The page could not be loaded or its map did not start: a message naming the page."""
 
     def __init__(self, parent: QWidget | None = None, *, tile_cache_dir: Path | None = None) -> None:
         """With ``tile_cache_dir``, online tiles are kept in a disk cache there."""
@@ -251,10 +251,23 @@ class MapView(QWebEngineView):
 
     @Slot(bool)
     def _on_page_load_finished(self, ok: bool) -> None:
+        url = self.url().toString()
         if not ok:
-            url = self.url().toString()
             log.error("Map page failed to load: %s", url)
-            self.sig_load_failed.emit(url)
+            self.sig_load_failed.emit(f"The map page {url} could not be loaded.")
+            return
+        # The page's scripts have run by now: if the map did not start, say why.
+        self.page().runJavaScript("!!(window.fieldcrm && window.fieldcrm.ready)", 0,
+                                  lambda ready: self._on_ready_checked(url, ready))
+
+    def _on_ready_checked(self, url: str, ready: object) -> None:
+        if ready is True or self._ready or self.url().toString() != url:
+            return
+        page = self.page()
+        errors = page.js_errors if isinstance(page, MapPage) else []
+        why = errors[-1] if errors else "its map script did not start"
+        log.error("Map page %s did not start: %s", url, why)
+        self.sig_load_failed.emit(f"The map page {url} did not start: {why}")
 
     @Slot(dict)
     def _on_bridge_message(self, msg: dict[str, Any]) -> None:

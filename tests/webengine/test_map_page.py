@@ -259,6 +259,20 @@ def test_opted_in_tiles_load_from_a_local_server_into_the_disk_cache(
     assert Path(profile.cachePath()).is_relative_to(tmp_path / "tiles")
 
 
+def test_a_page_whose_map_does_not_start_reports_why(qtbot: Any, tmp_path: Path) -> None:
+    from fieldcrm.ui.map_view import MapView
+
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>throw new Error('boom');</script></body></html>",
+                    encoding="utf-8")
+    view = MapView()
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.sig_load_failed, timeout=READY_TIMEOUT_MS) as blocker:
+        view.load_map(page)
+    assert "did not start" in blocker.args[0] and "boom" in blocker.args[0]
+    assert not view.is_ready
+
+
 @pytest.mark.parametrize(("url", "local"), [
     ("file:///work/map.html", True), ("qrc:///qtwebchannel/qwebchannel.js", True),
     ("data:image/png;base64,AAAA", True), ("blob:file:///1234", True), ("about:blank", True),

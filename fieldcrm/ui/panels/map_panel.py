@@ -217,9 +217,10 @@ class MapPanel(QWidget):
         self._remove_old_pages()
 
     @Slot(str)
-    def _on_view_load_failed(self, url: str) -> None:
+    def _on_view_load_failed(self, message: str) -> None:
         self._building = False
-        self.status.setText("The map page could not be loaded.")
+        self.status.setText("The map could not be shown (details in the log).")
+        self.status.setToolTip(message)
 
     def _on_visible_loaded(self, ids: list[str] | None) -> None:
         self._visible = ids

@@ -52,8 +52,12 @@
   }
   fc.post = post;
 
+  var connecting = false;
+
   function connectBridge() {
-    if (bridge || typeof QWebChannel === "undefined" || !window.qt || !qt.webChannelTransport) return;
+    // Once only: two QWebChannels on one transport steal each other's replies.
+    if (connecting || typeof QWebChannel === "undefined" || !window.qt || !qt.webChannelTransport) return;
+    connecting = true;
     new QWebChannel(qt.webChannelTransport, function (channel) {
       bridge = channel.objects.fieldcrmBridge || null;
       if (!bridge) return;
