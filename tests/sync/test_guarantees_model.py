@@ -1,0 +1,237 @@
+"""G3: convergence. A Hypothesis state machine drives 2-6 laptops (each its own SQLite file)
+against one server; after quiescence every replica equals the oracle ``expected_view``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+
+from fieldcrm.db.models import AccountRecord, TerritoryRow
+from fieldcrm.domain.enums import Role
+from fieldcrm.errors import InvalidInput, NotFound, SyncError
+from fieldcrm.services.accounts import delete_account
+from tests.sync.client_helpers import Laptop, add_contact, assert_converged, log_visit
+from tests.sync.conftest import Harness
+
+pytest_plugins = ["tests.sync.conftest_client"]
+EXAMPLES = int(os.environ.get("FIELDCRM_G3_EXAMPLES", "10"))
+STEPS = int(os.environ.get("FIELDCRM_G3_STEPS", "25"))
+SEED = int(os.environ.get("FIELDCRM_G3_SEED", "1122"))
+SHRINK = os.environ.get("FIELDCRM_G3_SHRINK") == "1"  # CI does not shrink (slow); replay does
+USERS = ("boss", "r0", "r1", "r2")
+
+
+def _square(i: int) -> dict[str, Any]:
+    x = 10 + 3 * i
+    return {"type": "Polygon", "coordinates": [[[x, 59], [x + 2, 59], [x + 2, 60], [x, 60], [x, 59]]]}
+
+
+def _offline(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("offline (test)", request=request)
+
+
+class World:
+    """Paths the machine needs (set by the test before it runs)."""
+
+    folder: Path
+    server_template: Path
+    local_template: Path
+    runs = 0
+
+
+class SyncModel(RuleBasedStateMachine):
+    """Rules: create, patch, delete, visit, contact, reassign, grant/revoke, offline/online,
+    sync, kill a client, restart the server."""
+
+    @initialize(n=st.integers(2, 6), owners=st.lists(st.sampled_from(USERS), min_size=6,
+                                                      max_size=6))
+    def setup(self, n: int, owners: list[str]) -> None:
+        World.runs += 1
+        self.dir = World.folder / f"run{World.runs}"
+        self.dir.mkdir()
+        db = self.dir / "server.db"
+        shutil.copyfile(World.server_template, db)
+        self.url = f"sqlite:///{db}"
+        self.h = Harness(self.url)
+        self.h.add_user("boss", role="manager")
+        for u in USERS[1:]:
+            self.h.add_user(u)
+        self.terr = [self.h.territory(f"T{i}", _square(i)) for i in range(3)]
+        self.h.assign(self.terr[0], "r0")
+        self.h.assign(self.terr[1], "r1")
+        self.laps: list[Laptop] = []
+        self.online: list[bool] = []
+        for i in range(n):
+            user = ["boss", "r0", *owners][i] if i < 2 else owners[i]
+            path = self.dir / f"{user}-{i}.db"
+            shutil.copyfile(World.local_template, path)
+            self.laps.append(Laptop(self.dir, user, self.h.client, path=path))
+            self.online.append(True)
+
+    def teardown(self) -> None:
+        if not hasattr(self, "h"):
+            return
+        try:
+            self._restart_server_if_needed()
+            for i in range(len(self.laps)):
+                self._go_online(i)
+            for _ in range(2):
+                for lap in self.laps:
+                    lap.sync()
+            for lap in self.laps:
+                states = set(lap.states())
+                assert states <= {"acked", "rejected", "quarantined"}, states
+                assert_converged(self.h, lap)
+        finally:
+            for lap in self.laps:
+                lap.close()
+            self.h.close()
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _restart_server_if_needed(self) -> None:
+        pass
+
+    def _go_online(self, i: int) -> None:
+        self.online[i] = True
+        self.laps[i].client.http = self.h.client
+
+    def _accounts(self, i: int) -> list[str]:
+        with self.laps[i].session() as s:
+            return sorted(s.scalars(AccountRecord.__table__.select().with_only_columns(
+                AccountRecord.id).where(AccountRecord.deleted.is_(False))))
+
+    def _pick(self, i: int, k: int) -> str | None:
+        accs = self._accounts(i)
+        return accs[k % len(accs)] if accs else None
+
+    # --- rules ------------------------------------------------------------------------
+
+    @rule(i=st.integers(0, 5), t=st.integers(0, 2))
+    def create_account(self, i: int, t: int) -> None:
+        lap = self.laps[i % len(self.laps)]
+        # the server places it in the territory containing the point (flagged if not the rep's)
+        lap.create_account(f"{lap.username}-{t}", lon=11 + 3 * t, lat=59.5)
+
+    @rule(i=st.integers(0, 5), k=st.integers(0, 50), field=st.sampled_from(["notes", "city", "name"]),
+          value=st.sampled_from(["a", "b", "c"]))
+    def patch(self, i: int, k: int, field: str, value: str) -> None:
+        i %= len(self.laps)
+        acc = self._pick(i, k)
+        if acc is not None:
+            self.laps[i].update_account(acc, **{field: f"{field}-{value}"})
+
+    @rule(i=st.integers(0, 5), k=st.integers(0, 50))
+    def delete(self, i: int, k: int) -> None:
+        i %= len(self.laps)
+        acc = self._pick(i, k)
+        if acc is not None and self.laps[i].username == "boss":
+            with self.laps[i].session() as s:
+                delete_account(session=s, account_id=acc, actor_role=Role.MANAGER)
+
+    @rule(i=st.integers(0, 5), k=st.integers(0, 50))
+    def visit(self, i: int, k: int) -> None:
+        i %= len(self.laps)
+        acc = self._pick(i, k)
+        if acc is not None:
+            log_visit(self.laps[i], acc)
+
+    @rule(i=st.integers(0, 5), k=st.integers(0, 50))
+    def contact(self, i: int, k: int) -> None:
+        i %= len(self.laps)
+        acc = self._pick(i, k)
+        if acc is not None:
+            with contextlib.suppress(NotFound, InvalidInput):
+                add_contact(self.laps[i], acc, f"C{k}")
+
+    @rule(i=st.integers(0, 5), k=st.integers(0, 50), t=st.integers(0, 2))
+    def reassign(self, i: int, k: int, t: int) -> None:
+        i %= len(self.laps)
+        acc = self._pick(i, k)
+        lap = self.laps[i]
+        if acc is not None and lap.username == "boss":
+            with lap.session() as s:
+                known = s.get(TerritoryRow, self.terr[t]) is not None
+            if known:
+                lap.update_account(acc, territory_id=self.terr[t])
+
+    @rule(t=st.integers(0, 2), user=st.sampled_from([None, "r0", "r1", "r2"]))
+    def grant_or_revoke(self, t: int, user: str | None) -> None:
+        self.h.assign(self.terr[t], user)
+
+    @rule(i=st.integers(0, 5))
+    def toggle_online(self, i: int) -> None:
+        i %= len(self.laps)
+        if self.online[i]:
+            self.online[i] = False
+            self.laps[i].client.http = httpx.Client(transport=httpx.MockTransport(_offline),
+                                                    base_url="http://testserver")
+        else:
+            self._go_online(i)
+
+    @rule(i=st.integers(0, 5))
+    def sync(self, i: int) -> None:
+        i %= len(self.laps)
+        try:
+            self.laps[i].sync()
+        except SyncError as exc:
+            assert exc.kind == "offline" and not self.online[i], exc
+
+    @rule(i=st.integers(0, 5))
+    def kill_client(self, i: int) -> None:
+        """The app dies and restarts: a new SyncClient with only the saved refresh token.
+
+        (Each real laptop has its own OS keyring; here laptops of one user share a process,
+        so the token is carried over instead of read back from the shared test keyring.)
+        """
+        from fieldcrm.db.engine import open_database
+        from fieldcrm.sync.client import SyncClient
+
+        i %= len(self.laps)
+        lap = self.laps[i]
+        lap.db.close()
+        lap.db = open_database(lap.path)
+        fresh = SyncClient(lap.client.http, seed=1, retry=lap.client.retry)
+        fresh.refresh_token = lap.client.refresh_token
+        lap.client = fresh
+
+    @precondition(lambda self: hasattr(self, "h"))
+    @rule()
+    def restart_server(self) -> None:
+        self.h.close()
+        self.h = Harness(self.url)
+        for i in range(len(self.laps)):
+            if self.online[i]:
+                self.laps[i].client.http = self.h.client
+
+
+@pytest.fixture
+def world(tmp_path: Path, request: pytest.FixtureRequest, memory_keyring: Any) -> type[World]:
+    from fieldcrm.db.engine import open_database
+
+    World.folder = tmp_path
+    World.server_template = request.getfixturevalue("_sqlite_template")
+    World.local_template = tmp_path / "local-template.db"
+    open_database(World.local_template).close()
+    return World
+
+
+def test_convergence_state_machine(world: Any) -> None:
+    print(f"G3 seed {SEED}: {EXAMPLES} examples x <= {STEPS} steps "
+          "(FIELDCRM_G3_SEED / _EXAMPLES / _STEPS to change)")
+    machine = seed(SEED)(SyncModel)
+    from hypothesis.stateful import run_state_machine_as_test
+
+    run_state_machine_as_test(machine, settings=settings(
+        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
+        suppress_health_check=list(HealthCheck), print_blob=True,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if SHRINK else [])]))
