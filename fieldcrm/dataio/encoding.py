@@ -42,7 +42,22 @@ def _is_cjk(ch: str) -> bool:
     )
 
 
-def _penalty(ch: str, before: str, after: str, cjk: bool) -> float:
+def _frequent_region(ch: str, encoding: str) -> bool:
+    """Whether ``ch`` lies in the encoding's region of frequent ideographs: GB2312's level 1-2
+    hanzi for gb18030 (rows B0-F7), Big5's frequent block (A440-C67E) for big5. Text decoded
+    with the wrong one of the two lands outside it much more often."""
+    try:
+        raw = ch.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    if len(raw) != 2:
+        return False
+    if encoding == "big5":
+        return 0xA440 <= (raw[0] << 8 | raw[1]) <= 0xC67E
+    return 0xB0 <= raw[0] <= 0xF7 and 0xA1 <= raw[1] <= 0xFE
+
+
+def _penalty(ch: str, before: str, after: str, cjk: str) -> float:
     if ch == "\ufffd" or unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs"):
         return 5.0
     next_to_ascii_letter = (before.isascii() and before.isalpha()) or (
@@ -51,7 +66,9 @@ def _penalty(ch: str, before: str, after: str, cjk: bool) -> float:
     if cjk:
         if not _is_cjk(ch):
             return 1.0
-        rare = 0.5 if ch not in _COMMON_HAN and 0x3400 <= ord(ch) <= 0x9FFF else 0.0
+        rare = 0.0
+        if 0x3400 <= ord(ch) <= 0x9FFF:
+            rare = (0.0 if ch in _COMMON_HAN else 0.25) + (0.0 if _frequent_region(ch, cjk) else 0.5)
         return rare + (1.0 if next_to_ascii_letter else 0.0)
     if _is_cjk(ch):
         return 1.0
@@ -62,7 +79,7 @@ def _penalty(ch: str, before: str, after: str, cjk: bool) -> float:
 
 def implausibility(text: str, encoding: str) -> float:
     """Return how unlikely ``text`` is as the decoding of a real export (0 = plain, higher = worse)."""
-    cjk = encoding in _CJK_ENCODINGS
+    cjk = encoding if encoding in _CJK_ENCODINGS else ""
     total, count = 0.0, 0
     for match in _NON_ASCII.finditer(text):
         i = match.start()

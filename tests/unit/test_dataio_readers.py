@@ -37,6 +37,19 @@ def test_encodings_are_detected_and_text_comes_back_exact(text: str, encoding: s
     assert [list(r) for r in table.rows] == lines[1:]
 
 
+TAIWAN = ("客戶名稱,地址,電話\n鴻海精密工業股份有限公司,新北市土城區自由街2號,02-22683466\n"
+          "聯發科技股份有限公司,新竹科學園區篤行一路1號,03-5670766\n鼎泰豐,臺北市大安區信義路二段194號,02-23218928\n")
+MAINLAND = ("客户名称,地址,电话\n华为技术有限公司,深圳市龙岗区坂田华为基地,0755-28780808\n"
+            "阿里巴巴集团,杭州市余杭区文一西路969号,0571-85022088\n")
+
+
+@pytest.mark.parametrize(("text", "encoding"), [(TAIWAN, "big5"), (TAIWAN, "gb18030"),
+                                                (MAINLAND, "gb18030"), ("名稱\n鼎泰豐\n", "big5")])
+def test_chinese_encodings_with_less_common_characters(text: str, encoding: str) -> None:
+    table = read_csv_bytes(text.encode(encoding))
+    assert table.encoding == encoding and table.rows[0][0] == text.splitlines()[1].split(",")[0]
+
+
 def test_utf16_without_bom_is_recognised() -> None:
     table = read_csv_bytes(SWEDISH.encode("utf-16-le"))
     assert table.encoding == "utf-16-le"
