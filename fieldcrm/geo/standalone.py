@@ -84,8 +84,8 @@ def choropleth_layer(
     ]  # fmt: skip
     finite = [i.value for i in items if i.value is not None and math.isfinite(i.value)]
     rows, low = [], min(finite) if finite else 0.0
-    for k, b in enumerate(breaks):
-        label = fmt(b) if k == 0 and low == b else f"{fmt(low)} – {fmt(b)}"
+    for b in breaks:
+        label = fmt(b) if fmt(low) == fmt(b) else f"{fmt(low)} – {fmt(b)}"
         rows.append({"color": class_color(b, breaks), "label": label})
         low = b
     if len(finite) < len(items):

@@ -53,6 +53,8 @@ class BalanceView(QWidget):
 
     sig_loaded = Signal()
     """New balance figures are on screen."""
+    sig_show_accounts = Signal(list)
+    """The user wants to see the ticked moves' accounts on the map: their ids."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,9 +88,14 @@ class BalanceView(QWidget):
         self.moves.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.apply = QPushButton("Apply ticked moves")
         self.apply.setEnabled(False)
+        self.show_moves = QPushButton("Show on map")
+        self.show_moves.setToolTip("Mark the ticked moves' accounts on the map")
+        self.show_moves.setEnabled(False)
         self._layout()
         self.period.currentIndexChanged.connect(self._on_period_changed)
         self.apply.clicked.connect(self._on_apply_clicked)
+        self.show_moves.clicked.connect(
+            lambda: self.sig_show_accounts.emit([a for a, _ in self.ticked_moves()]))
         runner.sig_changes_applied.connect(self._on_runner_changes_applied)
 
     def _layout(self) -> None:
@@ -97,6 +104,7 @@ class BalanceView(QWidget):
         top.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.moves_label, 1)
+        bottom.addWidget(self.show_moves)
         bottom.addWidget(self.apply)
         box = QVBoxLayout(self)
         box.setContentsMargins(4, 4, 4, 4)
@@ -159,6 +167,7 @@ class BalanceView(QWidget):
             f"Suggested moves of boundary accounts to a lighter neighbour: {len(moves)}"
             if moves else "No suggested moves.")  # fmt: skip
         self.apply.setEnabled(bool(moves))
+        self.show_moves.setEnabled(bool(moves))
 
     def ticked_moves(self) -> list[tuple[str, str]]:
         """``(account_id, territory_id)`` of the ticked suggestions."""

@@ -167,6 +167,7 @@ class TerritoriesPanel(QWidget):
             self.lasso.clicked.connect(self.view.start_lasso)
             self.view.sig_polygon_drawn.connect(self.on_polygon_drawn)
             self.view.sig_selection.connect(self.on_map_selection)
+            self.balance.sig_show_accounts.connect(self._on_balance_show_accounts)
 
     # -- public API -------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -328,6 +329,12 @@ class TerritoriesPanel(QWidget):
             self._write(lambda s: T.assign_rep(session=s, territory_id=tid, rep_id=rep_id),
                         "Rep assigned; the territory's accounts now belong to the rep."
                         if rep_id else "The territory has no rep now.")  # fmt: skip
+
+    @Slot(list)
+    def _on_balance_show_accounts(self, ids: list) -> None:
+        self.tabs.setCurrentIndex(0)
+        self.view.highlight(ids)
+        self._say(f"{len(ids)} accounts of the suggested moves are circled in blue on the map.")
 
     @Slot(list, str)
     def _on_move_requested(self, ids: list, target: str) -> None:
