@@ -198,6 +198,8 @@ class MapView(QWebEngineView):
         super().__init__(parent)
         self._ready = False
         self._pending: list[str] = []
+        self.last_view: tuple[float, float, int] | None = None
+        """(lat, lon, zoom) the page last showed."""
         self.interceptor = LocalOnlyInterceptor(self)
         profile = tile_cache_profile(tile_cache_dir) if tile_cache_dir is not None else None
         page = MapPage(profile, self)
@@ -238,10 +240,16 @@ class MapView(QWebEngineView):
             QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, enabled)
 
     # ---- loading -------------------------------------------------------------------------------
-    def load_map(self, path: Path) -> None:
-        """Load ``map.html`` written by ``build_account_map``; ``sig_ready`` follows."""
+    def load_map(self, path: Path, *, keep_view: bool = False) -> None:
+        """Load ``map.html`` written by ``build_account_map``; ``sig_ready`` follows.
+
+        With ``keep_view`` the new page opens where the previous one was (a rebuild after
+        an edit should not throw the user back to the whole country).
+        """
         self._ready = False
         self._pending.clear()
+        if keep_view and self.last_view is not None:
+            self.call("setView", *self.last_view)
         self.set_remote_access(False)  # see the module docstring
         path = Path(path).resolve()
         page = self.page()
@@ -287,6 +295,11 @@ class MapView(QWebEngineView):
             self.sig_selection.emit([str(i) for i in msg.get("ids", [])])
         elif kind == "polygon_drawn":
             self.sig_polygon_drawn.emit(json.dumps(msg.get("geojson")))
+        elif kind == "view":
+            try:
+                self.last_view = (float(msg["lat"]), float(msg["lon"]), int(msg["zoom"]))
+            except (KeyError, TypeError, ValueError):
+                log.warning("Map bridge: bad view message %s", msg)
         elif kind == "territory_clicked":
             self.sig_territory_clicked.emit(str(msg.get("id", "")))
         else:

@@ -98,9 +98,15 @@ def test_writes_rebuild_the_page(panel: Any, seeded: dict, runner: TaskRunner, d
     with db.session() as s:
         create_account(session=s, fields={"name": "New Shop", "lat": 59.0, "lon": 18.0})
         s.commit()
+    panel.view.call("setView", 59.86, 17.64, 11)  # the user is looking at Uppsala
+    qtbot.waitUntil(lambda: panel.view.last_view is not None
+                    and panel.view.last_view[2] == 11
+                    and abs(panel.view.last_view[0] - 59.86) < 1e-3)
     runner.sig_changes_applied.emit(ChangeSet(accounts=True))
     qtbot.waitUntil(lambda: not panel.is_ready(), timeout=5000)
     qtbot.waitUntil(panel.is_ready, timeout=READY_TIMEOUT_MS)
     assert _stats(run_js, panel)["total"] == 4
+    # The rebuilt page opens where the user was, not on the whole country.
+    qtbot.waitUntil(lambda: run_js(panel.view, "window.fieldcrm._state.map.getZoom()") == 11)
     builds = list((panel._out_root).glob("build-*"))
     assert len(builds) == 1  # the old page's folder was removed

@@ -192,9 +192,10 @@ class MapPanel(QWidget):
     # -- slots --------------------------------------------------------------------------------
     def _on_map_built(self, result: tuple[Path, dict[str, str]]) -> None:
         path, self._names = result
+        rebuilt = self._page_dir is not None
         self._page_dir = path.parent
         self.status.setText("Loading the map…")
-        self.view.load_map(path)
+        self.view.load_map(path, keep_view=rebuilt)
         # Queued in the view until the new page is ready.
         self.view.set_color_mode(self.color_mode.currentData())
         if self._visible is not None:

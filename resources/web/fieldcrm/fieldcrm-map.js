@@ -290,6 +290,11 @@
     return true;
   };
 
+  fc.setView = function (lat, lon, zoom) {
+    S.map.setView([lat, lon], zoom, { animate: false });
+    return true;
+  };
+
   fc.clickAccount = function (id) {
     // The same path as a real click on a pin; also used by tests and automation.
     var i = indexOfId(id);
@@ -425,6 +430,11 @@
     marks.index = performance.now() - t0;
     fitView(map);
     map.on("moveend", redraw);
+    map.on("moveend", function () {
+      // Python keeps the last view so that a rebuilt page can open where the user was.
+      var c = map.getCenter();
+      post({ type: "view", lat: c.lat, lon: c.lng, zoom: map.getZoom() });
+    });
     map.on("zoomend", maybeLoadAdmin1);
     if (window.ResizeObserver) {
       // Qt resizes the view after load (layouts, splitters): redraw at once at the new size
