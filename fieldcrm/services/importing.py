@@ -214,6 +214,10 @@ def _write_accounts(session: Session, table: Table, mapping: dict[int, str], val
                     result: _Result, stage: _Stage, *, update_existing: bool, geocode: bool,
                     options: Options, check_duplicates: bool) -> None:
     index = _AccountIndex(session) if update_existing else None
+    owner = next((c for c, f in mapping.items() if f == "owner"), None)
+    if owner is not None and validated.records:  # said once, not on every row
+        result.issues.append(Issue(validated.records[0]["_row"], table.headers[owner], "owner",
+                                   "owners are not imported: a manager assigns them", WARNING))
     new_rows: list[dict[str, Any]] = []
     new_numbers: list[int] = []
     contacts: list[tuple[str, str]] = []

@@ -182,3 +182,10 @@ def test_new_accounts_that_look_stored_get_a_warning(db) -> None:
     warnings = [str(i) for i in report.issues if i.severity == "warning"]
     assert warnings == ["row 2: may be the same as the stored account 'Åkes Bageri AB' "
                         "(names 100% alike, same phone)"]
+
+
+def test_owner_column_is_recognised_but_not_applied(db) -> None:
+    report, _ = _import(db, "Account Name,Account Owner\nAcme,Anna Rep\nBeta,Bo Rep\n", "accounts")
+    assert report.created == 2
+    assert [str(i) for i in report.issues] == [
+        "row 2, column 'Account Owner': owners are not imported: a manager assigns them"]
