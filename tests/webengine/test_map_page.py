@@ -157,6 +157,9 @@ def test_hooks_for_colour_route_choropleth_and_circle(view: Any, run_js: Any, qt
     labels = ("Array.from(document.querySelectorAll('.fc-selected-label'))"
               ".map(e => e.textContent)")
     qtbot.waitUntil(lambda: run_js(view, labels) == ["Account 7 <&>"])
+    assert run_js(view, "window.fieldcrm.setHeatmap(true)") == N
+    assert run_js(view, "document.querySelectorAll('.leaflet-heatmap-layer').length") == 1
+    assert run_js(view, "window.fieldcrm.setHeatmap(false)") == 0
     assert run_js(view, "window.fieldcrm.setColorMode('status')") is True
     assert view.page().js_errors == []
 
