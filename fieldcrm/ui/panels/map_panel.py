@@ -38,6 +38,7 @@ from fieldcrm.services.mapping import (
 )
 from fieldcrm.ui.map_view import MapView
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
+from fieldcrm.ui.widgets.form import if_alive
 
 log = logging.getLogger(__name__)
 
@@ -171,17 +172,17 @@ class MapPanel(QWidget):
         self._building = True
         self.status.setText("Building the map…")
         out_dir = self._out_root / f"{_BUILD_PREFIX}{time.time_ns()}"
-        color_by = self.color_mode.currentData()
+        color_by, tile_url = self.color_mode.currentData(), self._tile_url
         self._runner.query(
-            lambda s: build_map_files(s, out_dir=out_dir, color_by=color_by,
-                                      tile_url=self._tile_url),
-            self._on_map_built, parent=self, key="map-build", on_error=self._on_build_failed)
+            lambda s: build_map_files(s, out_dir=out_dir, color_by=color_by, tile_url=tile_url),
+            if_alive(self, self._on_map_built), parent=self, key="map-build",
+            on_error=if_alive(self, self._on_build_failed))
 
     def set_filter(self, flt: AccountFilter) -> None:
         """Show only the accounts the list shows (no page rebuild)."""
         self._filter = flt
-        self._runner.query(lambda s: visible_ids(session=s, flt=flt), self._on_visible_loaded,
-                           parent=self, key="map-filter")
+        self._runner.query(lambda s: visible_ids(session=s, flt=flt),
+                           if_alive(self, self._on_visible_loaded), parent=self, key="map-filter")
 
     def select_account(self, account_id: str) -> None:
         """Centre the map on an account and mark it."""
@@ -245,7 +246,8 @@ class MapPanel(QWidget):
         if not account_id:
             return
         self._runner.query(lambda s: accounts_within(session=s, account_id=account_id, km=km),
-                           lambda found: self._on_nearby_loaded(account_id, km, found),
+                           if_alive(self, lambda found: self._on_nearby_loaded(account_id, km,
+                                                                               found)),
                            parent=self, key="map-within")
 
     def _on_nearby_loaded(self, account_id: str, km: float, found: list[Nearby]) -> None:
