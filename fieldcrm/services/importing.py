@@ -26,9 +26,10 @@ from fieldcrm.db.types import utcnow
 from fieldcrm.domain.enums import GeocodeSource, VisitStatus
 from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import Cancelled
-from fieldcrm.geo.dedupe import find_duplicates, normalise_name
+from fieldcrm.geo.dedupe import find_duplicates
 from fieldcrm.geo.geocode import Address, GazetteerGeocoder
 from fieldcrm.services.bulk_write import enqueue_many, insert_indexed, insert_rows
+from fieldcrm.services.import_match import AccountIndex, AccountRefs
 
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
@@ -168,35 +169,6 @@ def _account_values(record: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-class _AccountIndex:
-    """Stored accounts by normalised name + town, email and phone (unique keys only)."""
-
-    def __init__(self, session: Session) -> None:
-        self.by_key: dict[tuple[str, str], str | None] = {}
-        stmt = select(AccountRecord.id, AccountRecord.name, AccountRecord.city, AccountRecord.email,
-                      AccountRecord.phone).where(AccountRecord.deleted.is_(False))
-        for row in session.execute(stmt):
-            for key in self._keys(row.name, row.city, row.email, row.phone):
-                self.by_key[key] = None if key in self.by_key else row.id  # None = ambiguous
-
-    @staticmethod
-    def _keys(name: str, city: str, email: str, phone: str) -> list[tuple[str, str]]:
-        keys = [("name", f"{normalise_name(name)}|{normalise_name(city or '')}")]
-        if email:
-            keys.append(("email", email.casefold()))
-        if phone:
-            keys.append(("phone", phone))
-        return keys
-
-    def match(self, record: dict[str, Any]) -> str | None:
-        for key in self._keys(record["name"], record.get("city", ""), record.get("email", ""),
-                              record.get("phone", "") if record.get("phone_valid") else ""):
-            found = self.by_key.get(key)
-            if found:
-                return found
-        return None
-
-
 def _geocode_new(values: list[dict[str, Any]], options: Options, result: _Result,
                  stage: _Stage) -> None:
     missing = [v for v in values if v.get("lat") is None and (v.get("city") or v.get("street"))]
@@ -213,7 +185,7 @@ def _geocode_new(values: list[dict[str, Any]], options: Options, result: _Result
 def _write_accounts(session: Session, table: Table, mapping: dict[int, str], validated: Validated,
                     result: _Result, stage: _Stage, *, update_existing: bool, geocode: bool,
                     options: Options, check_duplicates: bool) -> None:
-    index = _AccountIndex(session) if update_existing else None
+    index = AccountIndex(session) if update_existing else None
     owner = next((c for c, f in mapping.items() if f == "owner"), None)
     if owner is not None and validated.records:  # said once, not on every row
         result.issues.append(Issue(validated.records[0]["_row"], table.headers[owner], "owner",
@@ -317,37 +289,10 @@ def _add_contacts(session: Session, contacts: list[tuple[str, str]], result: _Re
     result.contacts = len(rows)
 
 
-class _AccountRefs:
-    """Resolve the account column of contacts, visits and sales: an id, or a name."""
-
-    def __init__(self, session: Session) -> None:
-        self.ids: set[str] = set()
-        self.names: dict[str, list[str]] = {}
-        stmt = select(AccountRecord.id, AccountRecord.name).where(AccountRecord.deleted.is_(False))
-        for row in session.execute(stmt):
-            self.ids.add(row.id)
-            self.names.setdefault(row.name.strip().casefold(), []).append(row.id)
-            loose = normalise_name(row.name)
-            if loose != row.name.strip().casefold():
-                self.names.setdefault(f"~{loose}", []).append(row.id)
-
-    def resolve(self, ref: str) -> tuple[str | None, str]:
-        ref = ref.strip()
-        if ref in self.ids:
-            return ref, ""
-        for key in (ref.casefold(), f"~{normalise_name(ref)}"):
-            found = self.names.get(key, [])
-            if len(found) == 1:
-                return found[0], ""
-            if len(found) > 1:
-                return None, f"{len(found)} accounts are called {ref!r}; use the account id"
-        return None, f"no account called {ref!r}"
-
-
 def _with_accounts(session: Session, table: Table, mapping: dict[int, str], validated: Validated,
                    result: _Result) -> list[tuple[str, dict[str, Any]]]:
     """Return (account id, record) for records whose account is found; reject the others."""
-    refs = _AccountRefs(session)
+    refs = AccountRefs(session)
     column = table.headers[next(c for c, f in mapping.items() if f == "account_ref")]
     index_of = {n: i for i, n in enumerate(table.row_numbers)}
     out = []
