@@ -279,6 +279,11 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(10)
+        log_text = (tmp / "server.log").read_text(errors="replace")
+        retries = log_text.count("transient database error") + log_text.count("raced a duplicate")
+        if retries or "Traceback" in log_text:
+            print(f"server log: {retries} retried batches; last lines:")
+            print("\n".join(log_text.splitlines()[-8:]))
         if pg:
             subprocess.run(
                 as_postgres(

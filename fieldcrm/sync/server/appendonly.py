@@ -13,7 +13,6 @@ from fieldcrm.sync.server.scopes import (
     account_scopes,
     current_version,
     held_territories,
-    insert_for,
     within,
 )
 
@@ -47,16 +46,23 @@ def append_visit(tx: Tx, grace_days: float) -> Finish:
     _require_append(tx)
     m, s = tx.mutation, tx.session
     fields = cleaned("visit", m.fields, creating=True)
-    account = s.get(Account, fields["account_id"], with_for_update=True)
+    account = tx.get("account", Account, fields["account_id"], lock=True)
     review, reason = judge_visit(tx, account, grace_days)
     scopes = {scope_of_user(tx.actor.user_id)}
     if review == ACCEPTED and account is not None:
         # A visit under review stays in the rep's own scope: no write outside their scopes.
         scopes |= account_scopes(account)
-    insert = insert_for(s)
-    stmt = (
-        insert(Visit)
-        .values(
+    if tx.get("visit", Visit, m.entity_id) is not None:
+        # Same id already stored (sent again under another mutation id): keep the first.
+        first = tx.get("visit", Visit, m.entity_id)
+        at = current_version(
+            s, scope_id=scope_of_user(first.rep_id), entity="visit", entity_id=m.entity_id
+        )
+        return lambda _v: Applied(version=at, row_version=1, review=first.review)
+    # Flushed with the batch as one multi-row INSERT; a concurrent copy of the same id makes
+    # the commit fail and the whole push retry, which then takes the branch above.
+    s.add(
+        Visit(
             id=m.entity_id,
             account_id=fields["account_id"],
             rep_id=tx.actor.user_id,
@@ -67,15 +73,8 @@ def append_visit(tx: Tx, grace_days: float) -> Finish:
             review=review,
             review_reason=reason,
         )
-        .on_conflict_do_nothing(index_elements=["id"])
     )
-    if s.execute(stmt).rowcount == 0:
-        # Same id already stored (sent again under another mutation id): keep the first.
-        first = s.get(Visit, m.entity_id)
-        at = current_version(
-            s, scope_id=scope_of_user(first.rep_id), entity="visit", entity_id=m.entity_id
-        )
-        return lambda _v: Applied(version=at, row_version=1, review=first.review)
+    tx.batch.absent.discard(("visit", m.entity_id))
     tx.index.stage(scopes, "visit", m.entity_id, ChangeOp.UPSERT, 1)
     if review == ACCEPTED and account is not None:
         _bump_last_visit(tx, account, fields)
@@ -136,19 +135,7 @@ def append_amendment(tx: Tx) -> Finish:
         if visit.review == ACCEPTED and account is not None and not account.deleted:
             scopes |= account_scopes(account)
         review = visit.review
-    stmt = (
-        insert_for(s)(VisitAmendment)
-        .values(
-            id=m.entity_id,
-            visit_id=fields["visit_id"],
-            rep_id=tx.actor.user_id,
-            data=fields,
-            received_at_server=tx.index.now,
-            review=review,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-    )
-    if s.execute(stmt).rowcount == 0:
+    if tx.get("visit_amendment", VisitAmendment, m.entity_id) is not None:
         at = current_version(
             s,
             scope_id=scope_of_user(tx.actor.user_id),
@@ -156,5 +143,16 @@ def append_amendment(tx: Tx) -> Finish:
             entity_id=m.entity_id,
         )
         return lambda _v: Applied(version=at, row_version=1)
+    s.add(
+        VisitAmendment(
+            id=m.entity_id,
+            visit_id=fields["visit_id"],
+            rep_id=tx.actor.user_id,
+            data=fields,
+            received_at_server=tx.index.now,
+            review=review,
+        )
+    )
+    tx.batch.absent.discard(("visit_amendment", m.entity_id))
     tx.index.stage(scopes, "visit_amendment", m.entity_id, ChangeOp.UPSERT, 1)
     return lambda v: Applied(version=v[min(scopes)], row_version=1, review=review)

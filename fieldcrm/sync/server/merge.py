@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import InvalidInput
@@ -63,6 +64,14 @@ class Reject(Exception):
 
 
 @dataclass
+class Batch:
+    """What a push learnt up front: rows it locked (in the identity map) and ids it found absent."""
+
+    absent: set[tuple[str, str]] = field(default_factory=set)
+    held: list[Any] = field(default_factory=list)  # the identity map only holds weak refs
+
+
+@dataclass
 class Tx:
     """One mutation's transaction: session, caller and staged sync-index writes."""
 
@@ -70,6 +79,16 @@ class Tx:
     actor: Actor
     index: IndexWrites
     mutation: Mutation
+    batch: Batch = field(default_factory=Batch)
+
+    def get(self, entity: str, model: type[Any], ident: str, *, lock: bool = False) -> Any:
+        """A row by id: free when prefetched (locked) or known absent, else one SELECT."""
+        if (entity, ident) in self.batch.absent:
+            return None
+        found = self.session.identity_map.get(identity_key(model, ident))
+        if found is not None:
+            return found
+        return self.session.get(model, ident, with_for_update=lock or None)
 
 
 def cleaned(entity: str, fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -104,14 +123,14 @@ def create_row(tx: Tx) -> Finish:
     fields = cleaned(m.entity, m.fields, creating=True)
     if m.entity == "territory" and not tx.actor.is_manager:
         raise Reject(RejectCode.FORBIDDEN_SCOPE, "only managers create territories")
-    if s.get(model, m.entity_id) is not None:
+    if tx.get(m.entity, model, m.entity_id) is not None:
         raise Reject(RejectCode.VALIDATION, f"{m.entity} {m.entity_id} already exists")
     extra: dict[str, Any] = {}
     if m.entity == "account":
         extra = place_account(s, tx.actor, fields)
     row = model(id=m.entity_id, **fields, **extra)
     if m.entity != "account" and m.entity != "territory":
-        account = s.get(Account, fields["account_id"])
+        account = tx.get("account", Account, fields["account_id"])
         if account is None:
             raise Reject(RejectCode.VALIDATION, f"account {fields['account_id']} not found")
         authorize(tx.actor, account_scopes(account), f"account {account.id}")
@@ -123,6 +142,7 @@ def create_row(tx: Tx) -> Finish:
     row.field_versions = {f: 1 for f in fields}
     row.created_at = row.updated_at = tx.index.now
     s.add(row)
+    tx.batch.absent.discard((m.entity, m.entity_id))
     tx.index.stage(scopes, m.entity, m.entity_id, ChangeOp.UPSERT, 1)
     return lambda versions: Applied(version=_version_of(versions, scopes), row_version=1)
 
@@ -224,7 +244,7 @@ def _finish(tx: Tx, row: Any, scopes: set[str], changed: bool, made: list[FieldC
 
 def _locked_row(tx: Tx) -> Any:
     m = tx.mutation
-    row = tx.session.get(MODELS[m.entity], m.entity_id, with_for_update=True)
+    row = tx.get(m.entity, MODELS[m.entity], m.entity_id, lock=True)
     if row is None:
         raise Reject(RejectCode.VALIDATION, f"{m.entity} {m.entity_id} not found")
     return row

@@ -20,8 +20,22 @@ from fieldcrm.sync.protocol import (
 )
 from fieldcrm.sync.server.appendonly import append_amendment, append_visit
 from fieldcrm.sync.server.engine import Database
-from fieldcrm.sync.server.merge import HANDLERS, Finish, Reject, Tx, record_conflict
-from fieldcrm.sync.server.models import AppliedMutation, Quarantine, utcnow
+from fieldcrm.sync.server.merge import (
+    HANDLERS,
+    MODELS,
+    Batch,
+    Finish,
+    Reject,
+    Tx,
+    record_conflict,
+)
+from fieldcrm.sync.server.models import (
+    AppliedMutation,
+    Quarantine,
+    Visit,
+    VisitAmendment,
+    utcnow,
+)
 from fieldcrm.sync.server.scopes import Actor, IndexWrites
 
 log = logging.getLogger(__name__)
@@ -80,13 +94,16 @@ def _apply_batch(
     with db.write() as session, session.begin():
         done = _already_applied(session, [m.mutation_id for m in mutations])
         index = IndexWrites(session=session, now=utcnow())
+        batch = prefetch(session, [m for m in mutations if m.mutation_id not in done])
         pending: list[tuple[Mutation, int, Finish | None, Any]] = []
         for m in mutations:
             if m.mutation_id in done:
                 pending.append((m, 0, None, _duplicate(done[m.mutation_id], actor)))
                 continue
             group = index.begin()
-            pending.append((m, group, _apply_one(session, index, actor, m, grace_days), None))
+            finish = _apply_one(Tx(session, actor, index, m, batch), grace_days)
+            pending.append((m, group, finish, None))
+        session.flush()
         versions = index.flush()
         outcomes = []
         for m, group, finish, result in pending:
@@ -122,26 +139,50 @@ def _record(m: Mutation, actor: Actor, result: Any, now: Any) -> AppliedMutation
     )
 
 
-def _apply_one(
-    session: Session, index: IndexWrites, actor: Actor, m: Mutation, grace_days: float
-) -> Finish:
+def _apply_one(tx: Tx, grace_days: float) -> Finish:
     """Run one mutation; a Reject leaves no effect, only its rejection and kept payload.
 
     Every handler checks everything before it writes anything (a rule of merge.py and
     appendonly.py), so a Reject needs no SAVEPOINT: dropping the index ops it staged is
-    enough. That saves two round trips per mutation; any other error aborts the batch.
+    enough. New rows are flushed with the batch (multi-row INSERTs); any other error aborts
+    the whole batch, which is then retried or answered with an error, never half-applied.
     """
-    tx = Tx(session=session, actor=actor, index=index, mutation=m)
+    index = tx.index
     mark = dict(index.staged)
     try:
-        finish = _dispatch(tx, grace_days)
+        return _dispatch(tx, grace_days)
     except Reject as rej:
         index.staged = mark
         index.touched.pop(index.group, None)
         rejected = _record_rejection(tx, rej)
         return lambda _versions: rejected
-    session.flush()
-    return finish
+
+
+def prefetch(session: Session, mutations: list[Mutation]) -> Batch:
+    """Lock every row the batch names, in table then id order, with one SELECT per table.
+
+    The handlers then find them in the identity map (no round trip per mutation), and two
+    pushes always lock rows in the same order.
+    """
+    wanted: dict[str, set[str]] = {}
+    for m in mutations:
+        wanted.setdefault(m.entity.value, set()).add(m.entity_id)
+        account = m.fields.get("account_id")
+        if isinstance(account, str) and m.entity != Entity.ACCOUNT:
+            wanted.setdefault("account", set()).add(account)
+    batch = Batch()
+    for entity, model in (*MODELS.items(), ("visit", Visit), ("visit_amendment", VisitAmendment)):
+        ids = sorted(wanted.get(entity, ()))
+        if not ids:
+            continue
+        if entity in MODELS:
+            q = select(model).where(model.id.in_(ids)).order_by(model.id).with_for_update()
+            batch.held.extend(session.scalars(q))
+            found = {row.id for row in batch.held if isinstance(row, model)}
+        else:
+            found = set(session.scalars(select(model.id).where(model.id.in_(ids))))
+        batch.absent |= {(entity, i) for i in ids if i not in found}
+    return batch
 
 
 def _dispatch(tx: Tx, grace_days: float) -> Finish:
