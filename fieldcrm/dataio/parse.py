@@ -81,8 +81,36 @@ DATE_ORDERS = ("DMY", "MDY", "YMD")
 MONTH_FIRST_COUNTRIES = frozenset({"US", "PH", "FM", "MH", "PW"})
 
 
+_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate((
+    "january jan januari januar januara", "february feb februari februar februara",
+    "march mar mars marec marca", "april apr aprila", "may maj maja", "june jun juni jun juna",
+    "july jul juli jul jula", "august aug augusti augusta", "september sep sept septembra",
+    "october oct okt oktober oktobra", "november nov novembra", "december dec decembra",
+), start=1):
+    _MONTHS.update(dict.fromkeys(_names.split(), _number))
+_DAY_MONTH = re.compile(r"^(\d{1,2})\.?\s+([^\W\d_]+)\.?,?\s+(\d{4})(.*)$")
+_WORD = re.compile(r"[^\W\d_]{3}")
+_MONTH_DAY = re.compile(r"^([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(.*)$")
+
+
+def _month_names_to_iso(text: str) -> str:
+    """Turn "5 Mar 2024", "March 5, 2024", "5. marca 2024", "5 mars 2024" into "2024-03-05"."""
+    for pattern, day_first in ((_DAY_MONTH, True), (_MONTH_DAY, False)):
+        match = pattern.match(text)
+        if match:
+            a, b, year, rest = match.groups()
+            day, name = (a, b) if day_first else (b, a)
+            month = _MONTHS.get(fold(name))
+            if month:
+                return f"{year}-{month:02d}-{int(day):02d}{rest}"
+    return text
+
+
 def _date_parts(text: str) -> tuple[tuple[str, ...], str]:
     cleaned = unicodedata.normalize("NFKC", text.strip()).translate(_CJK_DATE).strip()
+    if _WORD.search(cleaned):
+        cleaned = _month_names_to_iso(cleaned)
     match = _DATE.match(cleaned)
     if not match:
         raise BadValue(f"{text.strip()!r} is not a date")
@@ -91,8 +119,8 @@ def _date_parts(text: str) -> tuple[tuple[str, ...], str]:
 
 def detect_date_order(values: Iterable[str], country: str = "SE") -> str:
     """Return "DMY", "MDY" or "YMD": the order that every value of the column fits."""
-    possible = set(DATE_ORDERS)
-    dotted = False
+    possible = {"DMY", "MDY"}
+    dotted = numeric = False
     for value in values:
         try:
             groups, cleaned = _date_parts(value)
@@ -100,19 +128,20 @@ def detect_date_order(values: Iterable[str], country: str = "SE") -> str:
             continue
         first, second = int(groups[0]), int(groups[1])
         if len(groups[0]) == 4:
-            possible &= {"YMD"}
-            continue
-        possible.discard("YMD")
+            continue  # year first (ISO, or a month name made ISO) reads the same in any order
+        numeric = True
         dotted = dotted or "." in cleaned[:10]
         if first > 12:
             possible.discard("MDY")
         if second > 12:
             possible.discard("DMY")
+    if not numeric:
+        return "YMD"
     if len(possible) == 1:
         return possible.pop()
-    if "DMY" in possible and "MDY" in possible:
+    if possible:
         return "MDY" if country.upper() in MONTH_FIRST_COUNTRIES and not dotted else "DMY"
-    return "YMD" if "YMD" in possible else "DMY"
+    return "DMY"  # the values contradict each other; the wrong ones are reported row by row
 
 
 def _year(text: str) -> int:

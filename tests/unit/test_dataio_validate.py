@@ -74,6 +74,11 @@ def test_parse_dates_and_times() -> None:
     assert parse.parse_date("05.03.2024", "DMY") == date(2024, 3, 5)
     assert parse.parse_date("3/5/24", "MDY") == date(2024, 3, 5)
     assert parse.parse_date("2024年3月5日", "DMY") == date(2024, 3, 5)
+    for text in ("5 Mar 2024", "March 5, 2024", "Mar 5th, 2024", "5. marca 2024", "5 mars 2024"):
+        assert parse.parse_date(text, "MDY") == date(2024, 3, 5)
+    assert parse.parse_datetime("5 Mar 2024 14:30 Z", "DMY")[0] == datetime(2024, 3, 5, 14, 30, tzinfo=UTC)
+    with pytest.raises(BadValue, match="is not a date"):
+        parse.parse_date("5 Foo 2024", "DMY")
     moment, timed = parse.parse_datetime("2024-03-05T14:30:00Z", "YMD")
     assert moment == datetime(2024, 3, 5, 14, 30, tzinfo=UTC) and timed
     moment, _ = parse.parse_datetime("03/05/2024 2:30 PM +01:00", "MDY")
