@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="read the password from the first line of stdin and save the login")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="retries per request when offline or busy, with backoff (default 3)")
     p.set_defaults(func=run)
 
 
@@ -40,13 +42,15 @@ def run(args: argparse.Namespace) -> int:
     from fieldcrm.errors import SyncError
     from fieldcrm.services.sync import sync_once
     from fieldcrm.services.sync_login import login, make_client, resume
+    from fieldcrm.sync.client import RetryPolicy
 
     path = Path(getattr(args, "db", None) or default_db_path())
     if not path.exists():
         raise SyncError(f"No local database at {path}; create one first (or pass --db).",
                         kind="local")
     db = open_database(path)
-    client = make_client(args.server, timeout=args.timeout)
+    client = make_client(args.server, timeout=args.timeout,
+                         retry=RetryPolicy(attempts=max(0, args.retries)))
     try:
         if args.password_stdin:
             if not args.user:

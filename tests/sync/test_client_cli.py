@@ -1,0 +1,56 @@
+"""`fieldcrm sync` headless: password from stdin then the keyring, summary text or JSON, plain errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fieldcrm.cli import main
+from fieldcrm.db.engine import open_database
+from tests.sync.client_helpers import ServerProcess, free_port, rep_with_territory
+from tests.sync.conftest import PASSWORD
+
+pytest_plugins = ["tests.sync.conftest_client"]
+
+
+def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: Any, stdin: str = "") -> Any:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_sync_command(lite: Any, zygote: Any, memory_keyring: Any, tmp_path: Path,
+                      monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    from fieldcrm.services.accounts import create_account
+
+    rep_with_territory(lite, "anna")
+    server = ServerProcess(zygote, str(lite.settings.db))
+    path = tmp_path / "laptop.db"
+    db = open_database(path)
+    with db.session() as s:
+        create_account(session=s, fields={"name": "Via CLI", "lon": 18.0, "lat": 59.5})
+    db.close()
+    base = ["sync", "--db", str(path), "--server", server.base_url, "--user", "anna"]
+    try:
+        code, out, _ = _run([*base, "--password-stdin", "--json"], monkeypatch, capsys,
+                            PASSWORD + "\n")
+        summary = json.loads(out)
+        assert code == 0 and summary["ok"] and summary["acked"] == 1 and summary["pending"] == 0
+        code, out, _ = _run(base, monkeypatch, capsys)  # no password: the keyring's login
+        assert code == 0 and "all sent" in out
+        code, out, err = _run([*base, "--password-stdin"], monkeypatch, capsys, "wrong\n")
+        assert code == 2 and "Wrong user name or password." in err and "Traceback" not in err
+        dead = ["sync", "--db", str(path), "--server", f"http://127.0.0.1:{free_port()}",
+                "--user", "anna", "--password-stdin", "--json", "--retries", "0"]
+        code, out, _ = _run(dead, monkeypatch, capsys, PASSWORD + "\n")
+        assert code == 3 and json.loads(out)["kind"] == "offline"
+        code, _, err = _run(["sync", "--db", str(tmp_path / "none.db"), "--server",
+                             server.base_url], monkeypatch, capsys)
+        assert code == 2 and "No local database" in err
+    finally:
+        server.stop()
