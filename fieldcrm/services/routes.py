@@ -66,7 +66,7 @@ def fill_candidates(
 def save_plan(*, session: Session, plan: Plan, rep_id: str | None) -> list[Visit]:
     """Store the plan's visits as planned visits; visits done or already planned are skipped.
 
-    Every account is checked before anything is written.
+    All visits are written in one transaction, or none.
 
     Raises
     ------
@@ -74,9 +74,6 @@ def save_plan(*, session: Session, plan: Plan, rep_id: str | None) -> list[Visit
         An account of the plan no longer exists; nothing is written then.
     """
     todo = [v for v in plan.stops if not v.done and v.stop.appointment is None]
-    for v in todo:
-        accounts_service.get_account(session=session, account_id=v.stop.id)
-    return [visits_service.plan_visit(
-        session=session, account_id=v.stop.id, planned_at=plan_datetime(plan, v.start),
-        rep_id=rep_id, duration_min=max(1, round(v.departure - v.start)),
-    ) for v in todo]
+    items = [(v.stop.id, plan_datetime(plan, v.start), max(1, round(v.departure - v.start)))
+             for v in todo]
+    return visits_service.plan_visits(session=session, items=items, rep_id=rep_id)

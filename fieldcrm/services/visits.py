@@ -72,15 +72,8 @@ def _check_log(fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def plan_visit(*, session: Session, account_id: str, planned_at: datetime, rep_id: str | None,
-               duration_min: int | None = None) -> Visit:
-    """Put a planned visit in the agenda; commits.
-
-    Raises
-    ------
-    InvalidInput
-        If the time is not timezone-aware.
-    """
+def _add_planned(session: Session, account_id: str, planned_at: datetime, rep_id: str | None,
+                 duration_min: int | None) -> Visit:
     if planned_at.tzinfo is None:
         raise InvalidInput("Planned time needs a time zone.", {"planned_at": "Planned time is required."})
     account = _account(session, account_id)
@@ -91,8 +84,43 @@ def plan_visit(*, session: Session, account_id: str, planned_at: datetime, rep_i
     enqueue(session, entity="visit", entity_id=rec.id, op="create",
             fields={"account_id": account_id, "rep_id": rep_id, "status": "planned",
                     "planned_at": planned_at, "duration_min": duration_min})
-    session.commit()
     return to_visit(rec, account.name)
+
+
+def plan_visit(*, session: Session, account_id: str, planned_at: datetime, rep_id: str | None,
+               duration_min: int | None = None) -> Visit:
+    """Put a planned visit in the agenda; commits.
+
+    Raises
+    ------
+    InvalidInput
+        If the time is not timezone-aware.
+    NotFound
+        If the account does not exist.
+    """
+    visit = _add_planned(session, account_id, planned_at, rep_id, duration_min)
+    session.commit()
+    return visit
+
+
+def plan_visits(*, session: Session, items: list[tuple[str, datetime, int | None]],
+                rep_id: str | None) -> list[Visit]:
+    """Put several planned visits in the agenda in one transaction: all of them or none.
+
+    ``items`` are ``(account_id, planned_at, duration_min)``.
+
+    Raises
+    ------
+    InvalidInput, NotFound
+        As :func:`plan_visit`; nothing is written then.
+    """
+    try:
+        visits = [_add_planned(session, a, at, rep_id, d) for a, at, d in items]
+    except Exception:
+        session.rollback()
+        raise
+    session.commit()
+    return visits
 
 
 def log_visit(*, session: Session, account_id: str, rep_id: str | None, fields: dict[str, Any],

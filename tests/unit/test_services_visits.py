@@ -100,3 +100,17 @@ def test_a_same_day_follow_up_is_accepted_west_of_utc(db) -> None:
         when = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
         V.log_visit(session=s, account_id=acc.id, rep_id=None,
                     fields={"checked_in_at": when, "outcome": "Interested", "follow_up_on": date(2026, 3, 3)})
+
+
+def test_plan_visits_is_all_or_nothing(db) -> None:
+    from fieldcrm.errors import NotFound
+
+    with db.session() as s:
+        acc = A.create_account(session=s, fields={"name": "Tranås Bygg AB"})
+        at = datetime.now(UTC) + timedelta(days=1)
+        with pytest.raises(NotFound):
+            V.plan_visits(session=s, items=[(acc.id, at, 30), ("no-such-account", at, 30)], rep_id=None)
+        assert V.list_visits(session=s, account_id=acc.id) == []
+        done = V.plan_visits(session=s, items=[(acc.id, at, 30), (acc.id, at + timedelta(hours=1), 45)],
+                             rep_id=None)
+        assert [v.duration_min for v in done] == [30, 45]
