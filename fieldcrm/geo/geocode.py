@@ -95,13 +95,19 @@ _POSTCODE = re.compile(r"\b[A-Z]{1,2}-?\s?\d[\d ]{2,}\d\b|\b\d[\d\s-]{2,}\d\b", 
 _TRAILING_DISTRICT = re.compile(r"\s+(c|n|s|v|o|ö|centrum|city)$", re.IGNORECASE)
 
 
+_CHINESE_CITY = re.compile(r"^(?:[^,，市]*?[省区])?([^,，省]+?市)")
+
+
 def _town_candidates(address: Address) -> list[str]:
     """Town names to try, best first: the city field cleaned of postcodes and districts, then
-    each comma-separated part of the city and street fields ("Storgatan 1, 903 26 Umeå")."""
+    each comma-separated part of the city and street fields ("Storgatan 1, 903 26 Umeå"); a
+    Chinese address gives its city ("广东省深圳市南山区…" → "深圳市")."""
     seen: list[str] = []
-    for text in (address.city, *reversed(address.city.split(",")), *reversed(address.street.split(","))):
+    parts = (address.city, *reversed(address.city.split(",")), *reversed(address.street.split(",")))
+    for text in parts:
         name = " ".join(_POSTCODE.sub(" ", text).split()).strip(" ,.")
-        for option in (name, _TRAILING_DISTRICT.sub("", name)):
+        chinese = _CHINESE_CITY.match(name)
+        for option in (name, _TRAILING_DISTRICT.sub("", name), chinese.group(1) if chinese else ""):
             if option and not option.isdigit() and option not in seen:
                 seen.append(option)
     return seen

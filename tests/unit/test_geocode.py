@@ -45,6 +45,8 @@ def gazetteer() -> GazetteerGeocoder:
         (Address(city="Bratislava - Staré Mesto, Bratislava", country="SK"), "Bratislava"),
         (Address(city="北京市", country="CN"), "Beijing"),
         (Address(city="上海", country="cn"), "Shanghai"),
+        (Address(street="广东省深圳市南山区海天二路33号", country="CN"), "Shenzhen"),
+        (Address(street="北京市朝阳区建国路88号", country="CN"), "Beijing"),
     ],
 )
 def test_gazetteer_finds_towns(gazetteer: GazetteerGeocoder, address: Address, expected: str) -> None:
