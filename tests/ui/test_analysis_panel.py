@@ -6,7 +6,7 @@ import csv
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +162,20 @@ def test_map_export_is_one_offline_file(qtbot: Any, panel: AnalysisPanel, tmp_pa
     html = out.read_text("utf-8")
     assert not re.search(r"<script[^>]*\bsrc=|<link[^>]*\bhref=", html)
     assert "Sales (" in html and "by territory" in html
+
+
+def test_monthly_trend_matches_the_report_of_each_month(db: Any) -> None:
+    from fieldcrm.services.analytics import sales_report
+    from fieldcrm.ui.panels.analysis_panel import load_trend
+
+    with db.session() as s:
+        months, series = load_trend(s, "rep", date.today() + timedelta(days=1), True)
+        periods = [p for _, p in month_periods(date.today() + timedelta(days=1))]
+        for k in (0, 6, 11):
+            ref = {g.label: (g.sales_minor, g.visits, g.pipeline_new_minor, g.covered)
+                   for g in sales_report(session=s, group_by="rep", period=periods[k]).rows}
+            got = {g.label: (g.sales_minor, g.visits, g.pipeline_new_minor, g.covered)
+                   for g in series[k]}
+            assert {k_: v for k_, v in got.items() if any(v)} == {
+                k_: v for k_, v in ref.items() if any(v)}
+    assert len(months) == 12 and sum(g.visits for m in series for g in m) > 0

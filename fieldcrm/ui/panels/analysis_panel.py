@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCharts import QChartView
+from PySide6.QtCharts import QChart, QChartView
 from PySide6.QtCore import QDate, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +35,7 @@ from fieldcrm.geo.maps import MapPoints, MapTerritory, build_account_map
 from fieldcrm.geo.standalone import ChoroplethItem, build_standalone_map, choropleth_layer
 from fieldcrm.services.analytics import AnalyticsReport, GroupStats, Period, sales_report
 from fieldcrm.services.mapping import list_territories
+from fieldcrm.services.trends import monthly_series
 from fieldcrm.ui.models.analysis_table_model import SORT_ROLE, AnalysisTableModel
 from fieldcrm.ui.models.total_last_proxy import TotalLastProxy
 from fieldcrm.ui.panels.analysis_charts import (
@@ -122,11 +123,13 @@ def load_analysis(session: Session, group_by: str, period: Period,
     return AnalysisData(report, by_territory, territories, page)
 
 
-def load_trend(session: Session, group_by: str, end: date) -> tuple[list[str], list[tuple]]:
-    """Op: each of the last months' figures per group (one report per month)."""
+def load_trend(session: Session, group_by: str, end: date,
+               with_coverage: bool = False) -> tuple[list[str], list[tuple]]:  # fmt: skip
+    """Op: each of the last months' figures per group (coverage costs a report per month)."""
     months = month_periods(end)
     return ([label for label, _ in months],
-            [sales_report(session=session, group_by=group_by, period=p).rows for _, p in months])
+            monthly_series(session=session, group_by=group_by, months=[p for _, p in months],
+                           with_coverage=with_coverage))  # fmt: skip
 
 
 def choropleth_items(data: AnalysisData, metric: Metric) -> list[ChoroplethItem]:
@@ -155,6 +158,7 @@ class AnalysisPanel(QWidget):
         self._runner = runner
         self._data: AnalysisData | None = None
         self._trend: tuple[list[str], list[tuple]] | None = None
+        self._trend_coverage = False
         self._out_root = out_root or cache_dir() / "analysis-map"
         self._map_stale = True
         self._reload = QTimer(self, singleShot=True, interval=250)
@@ -276,8 +280,16 @@ class AnalysisPanel(QWidget):
             page_dir = self._out_root / f"build-{time.time_ns()}"
         self._runner.query(lambda s: load_analysis(s, group_by, period, page_dir),
                            if_alive(self, self._on_loaded), parent=self, key=key)
-        self._runner.query(lambda s: load_trend(s, group_by, period.end),
-                           if_alive(self, self._on_trend_loaded), parent=self, key=key + "-trend")
+        self._load_trend(group_by, period)
+
+    def _load_trend(self, group_by: str, period: Period) -> None:
+        coverage = self.current_metric().key == "coverage"
+        self._trend, self._trend_coverage = None, coverage
+        self.trend.setChart(QChart())
+        self.trend.chart().setTitle("Computing the monthly trend…")
+        self._runner.query(lambda s: load_trend(s, group_by, period.end, coverage),
+                           if_alive(self, self._on_trend_loaded), parent=self,
+                           key=f"analysis-{id(self)}-trend")  # fmt: skip
 
     def _on_loaded(self, data: AnalysisData) -> None:
         self._data = data
@@ -338,8 +350,11 @@ class AnalysisPanel(QWidget):
     @Slot(int)
     def _on_metric_changed(self, _index: int) -> None:
         self._draw_bars()
-        self._draw_trend()
         self._draw_map()
+        if self.current_metric().key == "coverage" and not self._trend_coverage:
+            self._load_trend(self.group_by.currentData(), self.current_period())
+        else:
+            self._draw_trend()
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
