@@ -68,7 +68,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
             "经度", "經度"),
     "phone": (
         "phone", "phone number", "telephone", "office phone", "main phone", "work phone",
-        "mobile", "mobile phone", "cell", "person - phone", "person - phone - work",
+        "mobile", "mobile phone", "mobile phone number", "mobile number", "cell", "cell phone",
+        "person - phone", "person - phone - work",
         "organization - phone", "telefon", "telefonnummer", "tel", "tel nr", "mobil",
         "mobilnummer", "växel", "telefón", "tel. číslo", "telefónne číslo", "mobil číslo",
         "电话", "電話", "手机", "手機", "联系电话", "聯絡電話",
@@ -94,6 +95,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "account_ref": (
         "account", "account name", "company", "company name", "organization",
         "organization name", "person - organization", "deal - organization", "customer",
+        "associated company", "account: account name", "related to account", "parent account",
         "related to", "företag", "kund", "företagsnamn", "firma", "názov firmy", "zákazník",
         "公司", "公司名称", "公司名稱", "客户", "客戶", "客户名称", "客戶名稱",
     ),
