@@ -181,15 +181,26 @@ def _preload_tabs_when_usable(window: Any) -> None:
     window.accounts.model.sig_loaded.connect(preload, Qt.ConnectionType.SingleShotConnection)
 
 
+def stop_runner(runner: Any) -> None:
+    """Stop the runner's workers and drop results still queued for the GUI thread.
+
+    Deliveries queued before the stop would reach widgets that are about to go (and futures
+    cancelled by the stop raise CancelledError when read), so the relay that carries them goes.
+    """
+    import shiboken6
+
+    runner.shutdown()
+    relay = getattr(runner, "_relay", None)
+    if relay is not None and shiboken6.isValid(relay):
+        shiboken6.delete(relay)
+
+
 def _tear_down(window: Any, runner: Any) -> None:
-    """Stop the workers, drop results nobody will read, delete the window before the app."""
+    """Stop the workers, then delete the window before the app (QtWebEngine needs that order)."""
     import shiboken6
 
     window.close()
-    runner.shutdown()
-    relay = getattr(runner, "_relay", None)  # queued deliveries would reach deleted widgets
-    if relay is not None and shiboken6.isValid(relay):
-        shiboken6.delete(relay)
+    stop_runner(runner)
     if shiboken6.isValid(window):
         shiboken6.delete(window)  # QtWebEngine pages must go before their profile does
 

@@ -20,7 +20,7 @@ from fieldcrm.domain.ids import new_id
 from fieldcrm.domain.records import AccountFilter
 from fieldcrm.errors import DatabaseError
 from fieldcrm.services.accounts import create_account
-from fieldcrm.ui.app import pin_refcounts
+from fieldcrm.ui.app import pin_refcounts, stop_runner
 from fieldcrm.ui.models import account_table_model
 from fieldcrm.ui.models.account_table_model import AccountTableModel
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
@@ -72,7 +72,7 @@ def db(tmp_path: Path, template: tuple[Path, dict[str, str]]) -> Iterator[Databa
 def runner(db: Database) -> Iterator[TaskRunner]:
     r = TaskRunner(db)
     yield r
-    r.shutdown()
+    stop_runner(r)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 from fieldcrm.db.engine import open_database
 from fieldcrm.services.accounts import create_account
 from fieldcrm.ui import app as app_module
-from fieldcrm.ui.app import pin_refcounts, run_app
+from fieldcrm.ui.app import pin_refcounts, run_app, stop_runner
 
 pin_refcounts()
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,7 +151,7 @@ def test_main_window_wiring(small_db: Path, qtbot: Any) -> None:
         assert shortcuts == {"Ctrl+F", "Ctrl+N", "Ctrl+L"}
     finally:
         window.close()
-        runner.shutdown()
+        stop_runner(runner)
         database.close()
 
 
@@ -171,5 +171,5 @@ def test_accounts_list_can_be_hidden_and_find_brings_it_back(small_db: Path, qtb
         assert window.accounts.isVisible() and window.act_list.isChecked()
     finally:
         window.close()
-        runner.shutdown()
+        stop_runner(runner)
         database.close()

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
 from fieldcrm.services.settings import load_settings
-from fieldcrm.ui.app import pin_refcounts
+from fieldcrm.ui.app import pin_refcounts, stop_runner
 from fieldcrm.ui.panels.settings_dialog import SettingsDialog
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
@@ -20,7 +20,7 @@ pin_refcounts()
 def runner(db: Any) -> Iterator[TaskRunner]:
     r = TaskRunner(db)
     yield r
-    r.shutdown()
+    stop_runner(r)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QInputDialog
 from fieldcrm.domain.enums import VisitStatus
 from fieldcrm.services.accounts import create_account
 from fieldcrm.services.visits import list_visits, log_visit, plan_visit
-from fieldcrm.ui.app import pin_refcounts
+from fieldcrm.ui.app import pin_refcounts, stop_runner
 from fieldcrm.ui.panels.today_panel import TodayPanel
 from fieldcrm.ui.tasks import TaskRunner
 
@@ -41,7 +41,7 @@ def setup(db: Any) -> dict[str, Any]:
 def runner(db: Any) -> Iterator[TaskRunner]:
     r = TaskRunner(db)
     yield r
-    r.shutdown()
+    stop_runner(r)
 
 
 @pytest.fixture
