@@ -262,6 +262,42 @@ def test_opted_in_tiles_load_from_a_local_server_into_the_disk_cache(
     assert Path(profile.cachePath()).is_relative_to(tmp_path / "tiles")
 
 
+def test_accounts_at_the_same_place_are_offered_as_a_list(qtbot: Any, tmp_path: Path,
+                                                         run_js: Any) -> None:
+    from fieldcrm.geo.maps import MapPoints, build_account_map
+    from fieldcrm.ui.map_view import MapView
+
+    # Five accounts geocoded to the same town centre, one elsewhere.
+    n = 6
+    points = MapPoints(
+        ids=[f"same-{i}" for i in range(n)], names=[f"Shop <{i}>" for i in range(n)],
+        lats=[59.5] * 5 + [61.0], lons=[17.5] * 5 + [19.0], statuses=["lead"] * n,
+        tiers=["C"] * n, days_overdue=[None] * n, precise=[False] * n)
+    view = MapView()
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    with qtbot.waitSignal(view.sig_ready, timeout=READY_TIMEOUT_MS):
+        view.load_map(build_account_map(points=points, out_dir=tmp_path))
+    names = ("Array.from(document.querySelectorAll('.fc-picker a'))"
+             ".map(a => a.textContent).sort()")
+    expected = [f"Shop <{i}>" for i in range(5)]
+
+    # A cluster that zooming cannot split opens the list ...
+    run_js(view, "(window.fieldcrm._state.map.setView([59.5, 17.5], 9, {animate: false}), 1)")
+    run_js(view, "(window.fieldcrm._state.clusterLayer.getLayers()[0].getElement().click(), 1)")
+    qtbot.waitUntil(lambda: run_js(view, names) == expected)
+    run_js(view, "(window.fieldcrm._state.map.closePopup(), 1)")
+
+    # ... and so does a click on pins drawn on top of each other at street level.
+    run_js(view, "(window.fieldcrm._state.map.setView([59.5, 17.5], 16, {animate: false}), 1)")
+    run_js(view, _click_at_js("L.latLng(59.5, 17.5)"))
+    qtbot.waitUntil(lambda: run_js(view, names) == expected)
+    with qtbot.waitSignal(view.sig_account_clicked, timeout=5000) as blocker:
+        run_js(view, "(document.querySelector('.fc-picker a[data-id=\"same-3\"]').click(), 1)")
+    assert blocker.args == ["same-3"]
+
+
 def test_a_page_whose_map_does_not_start_reports_why(qtbot: Any, tmp_path: Path) -> None:
     from fieldcrm.ui.map_view import MapView
 

@@ -141,6 +141,7 @@
       if (it.properties.cluster) {
         var m = L.marker(ll, { icon: clusterIcon(it), keyboard: false });
         m.fcCluster = it.properties.cluster_id;
+        m.fcCount = it.properties.point_count;
         S.clusterLayer.addLayer(m);
       } else {
         S.pointsLayer.addLayer(pointMarker(it.properties.i, ll));
@@ -157,6 +158,37 @@
     });
     m.fcIndex = i;
     return m;
+  }
+
+  // ---- pins at the same place ----------------------------------------------------------------
+  var PICK_LIMIT = 100, PICK_PX = 4;
+
+  function onPinClick(marker) {
+    // Pins drawn on top of each other (same address or town centre): let the user choose.
+    var p0 = S.map.latLngToLayerPoint(marker.getLatLng()), here = [];
+    S.pointsLayer.eachLayer(function (m) {
+      if (S.map.latLngToLayerPoint(m.getLatLng()).distanceTo(p0) <= PICK_PX) here.push(m.fcIndex);
+    });
+    if (here.length <= 1) fc.clickAccount(S.data.ids[marker.fcIndex]);
+    else showPicker(marker.getLatLng(), here.slice(0, PICK_LIMIT), here.length);
+  }
+
+  function showPicker(latlng, indices, total) {
+    var div = document.createElement("div");
+    div.className = "fc-picker";
+    div.appendChild(document.createElement("b")).textContent = total + " accounts here";
+    indices.forEach(function (i) {
+      var a = div.appendChild(document.createElement("a"));
+      a.href = "#";
+      a.textContent = S.data.names[i];
+      a.setAttribute("data-id", S.data.ids[i]);
+      a.onclick = function (ev) { ev.preventDefault(); S.map.closePopup(); fc.clickAccount(S.data.ids[i]); };
+    });
+    if (total > indices.length) {
+      div.appendChild(document.createElement("i")).textContent = "and " + (total - indices.length) + " more";
+    }
+    L.popup({ maxHeight: 260 }).setLatLng(latlng).setContent(div).openOn(S.map);
+    return indices.length;
   }
 
   // ---- legend -----------------------------------------------------------------------------
@@ -412,14 +444,22 @@
     S.pointsLayer = L.featureGroup().addTo(map);
     S.clusterLayer = L.featureGroup().addTo(map);
     S.highlightLayer = L.featureGroup().addTo(map);
-    S.pointsLayer.on("click", function (e) { fc.clickAccount(S.data.ids[e.layer.fcIndex]); });
+    S.pointsLayer.on("click", function (e) { onPinClick(e.layer); });
     S.pointsLayer.on("mouseover", function (e) {
       var m = e.layer;
       if (!m.getTooltip()) m.bindTooltip(esc(S.data.names[m.fcIndex])).openTooltip();
     });
     S.clusterLayer.on("click", function (e) {
-      var z = Math.min(S.index.getClusterExpansionZoom(e.layer.fcCluster), 18);
-      map.setView(e.layer.getLatLng(), z);
+      var z = S.index.getClusterExpansionZoom(e.layer.fcCluster);
+      if (z > S.index.options.maxZoom) {
+        // Every account of this cluster is at the same place (e.g. geocoded to the town
+        // centre): zooming cannot split it, so offer the list.
+        var leaves = S.index.getLeaves(e.layer.fcCluster, PICK_LIMIT);
+        showPicker(e.layer.getLatLng(), leaves.map(function (f) { return f.properties.i; }),
+          e.layer.fcCount);
+      } else {
+        map.setView(e.layer.getLatLng(), Math.min(z, 18));
+      }
     });
     Object.keys(S.basemaps).forEach(addBasemap);
     marks.basemap = performance.now() - t0;
