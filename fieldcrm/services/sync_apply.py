@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from fieldcrm.db.engine import Database
@@ -18,7 +19,9 @@ from fieldcrm.db.models import (
     RowScopeRecord,
     ScopeCursorRecord,
     SyncConflictRecord,
+    VisitAmendmentRecord,
 )
+from fieldcrm.db.types import utcnow
 from fieldcrm.services.sync_wire import MODELS, loads, local_values, overlay_values
 from fieldcrm.sync.protocol import Change, ChangeOp, PullResponse, ScopeDigest, ScopeState
 from fieldcrm.sync.protocol import scope_digest as _digest
@@ -125,30 +128,6 @@ def _amendments(session: Session, visit_id: str) -> dict[str, Any]:
     return out
 
 
-def _apply_upsert(session: Session, ch: Change, res: PageResult) -> None:
-    data = ch.data or {}
-    incoming = int(data.get("row_version") or 0)
-    session.merge(RowScopeRecord(entity=ch.entity, entity_id=ch.id, scope_id=ch.scope))
-    if ch.entity == "conflict":
-        _apply_conflict(session, ch.id, data)
-        res.applied += 1
-        return
-    model = MODELS[ch.entity]
-    row = session.get(model, ch.id)
-    copy = session.get(BaseCopyRecord, (ch.entity, ch.id))
-    have = copy.row_version if copy is not None else -1
-    if row is not None and incoming <= have:
-        res.skipped += 1
-        return
-    session.merge(BaseCopyRecord(entity=ch.entity, entity_id=ch.id, row_version=incoming,
-                                 data_json=json.dumps(data, sort_keys=True, default=str)))
-    session.flush()
-    rebuild_row(session, ch.entity, ch.id)
-    if ch.entity == "visit_amendment" and data.get("visit_id"):
-        rebuild_row(session, "visit", str(data["visit_id"]))
-    res.applied += 1
-
-
 def _apply_conflict(session: Session, conflict_id: str, data: dict[str, Any]) -> None:
     row = session.get(SyncConflictRecord, conflict_id) or SyncConflictRecord(id=conflict_id)
     row.entity, row.entity_id = str(data.get("entity", "")), str(data.get("entity_id", ""))
@@ -249,15 +228,104 @@ def apply_page(session: Session, page: PullResponse) -> PageResult:
             (res.resynced if info.state == ScopeState.RESYNC else res.revoked).append(info.id)
         if info.state == ScopeState.REVOKED:
             session.execute(delete(ScopeCursorRecord).where(ScopeCursorRecord.scope_id == info.id))
-    ordered = sorted(page.changes, key=lambda c: (c.op == ChangeOp.UPSERT, _ORDER[c.entity]))
-    for ch in ordered:
-        if ch.op == ChangeOp.UPSERT:
-            _apply_upsert(session, ch, res)
-        else:
+    for ch in page.changes:
+        if ch.op != ChangeOp.UPSERT:
             _apply_gone(session, ch, dirty, res)
+    upserts = [c for c in page.changes if c.op == ChangeOp.UPSERT]
+    _hold(session, upserts)
+    for entity in sorted({c.entity for c in upserts}, key=_ORDER.__getitem__):
+        batch = {c.id: c for c in upserts if c.entity == entity}  # one row, many scopes
+        if entity == "conflict":
+            for ch in batch.values():
+                _apply_conflict(session, ch.id, ch.data or {})
+                res.applied += 1
+        else:
+            _apply_upserts(session, entity, list(batch.values()), dirty, res)
     for scope, cur in page.next_cursors.items():
         session.merge(ScopeCursorRecord(scope_id=scope, epoch=cur.epoch, version=cur.version))
     return res
+
+
+def _hold(session: Session, upserts: list[Change]) -> None:
+    """Record which scopes hold each upserted row (insert or ignore, in bulk)."""
+    rows = [{"entity": c.entity, "entity_id": c.id, "scope_id": c.scope} for c in upserts]
+    if rows:
+        session.execute(sqlite_insert(RowScopeRecord).on_conflict_do_nothing(), rows)
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _apply_upserts(
+    session: Session, entity: str, changes: list[Change], dirty: set[tuple[str, str]],
+    res: PageResult,
+) -> None:
+    """Insert new rows in bulk; rows we already hold (or edit locally) go the careful way."""
+    model = MODELS[entity]
+    ids = [c.id for c in changes]
+    have: dict[str, int] = {}
+    present: set[str] = set()
+    special: set[str] = set()
+    for chunk in _chunks(ids):
+        have.update((i, v) for i, v in session.execute(
+            select(BaseCopyRecord.entity_id, BaseCopyRecord.row_version).where(
+                BaseCopyRecord.entity == entity, BaseCopyRecord.entity_id.in_(chunk))))
+        present.update(session.scalars(select(model.id).where(model.id.in_(chunk))))
+        if entity == "visit":
+            special.update(session.scalars(select(VisitAmendmentRecord.visit_id)
+                                           .where(VisitAmendmentRecord.visit_id.in_(chunk))))
+    rows, copies, slow = [], [], []
+    for ch in changes:
+        data = ch.data or {}
+        incoming = int(data.get("row_version") or 0)
+        if ch.id in present and incoming <= have.get(ch.id, -1):
+            res.skipped += 1
+            continue
+        copies.append({"entity": entity, "entity_id": ch.id, "row_version": incoming,
+                       "data_json": json.dumps(data, sort_keys=True, default=str)})
+        if ch.id in present or (entity, ch.id) in dirty or ch.id in special:
+            slow.append(ch)
+            continue
+        values, extra = local_values(entity, data)
+        rows.append({**_defaults(model), **values, "id": ch.id, "row_version": incoming,
+                     "extra_json": json.dumps(extra, sort_keys=True)})
+    if copies:
+        stmt = sqlite_insert(BaseCopyRecord)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["entity", "entity_id"],
+            set_={"row_version": stmt.excluded.row_version, "data_json": stmt.excluded.data_json},
+        ), copies)
+    if rows:
+        session.execute(sqlite_insert(model), rows)
+    for ch in slow:
+        rebuild_row(session, entity, ch.id)
+    if entity == "visit_amendment":
+        for visit_id in {str((c.data or {}).get("visit_id")) for c in changes}:
+            rebuild_row(session, "visit", visit_id)
+    res.applied += len(rows) + len(slow)
+
+
+_DEFAULTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _defaults(model: type[Any]) -> dict[str, Any]:
+    """Column defaults of a model, for bulk inserts (every row needs every key)."""
+    if model not in _DEFAULTS:
+        out: dict[str, Any] = {}
+        for col in model.__table__.columns:
+            d = col.default
+            if d is None:
+                out[col.key] = None
+            elif d.is_scalar:
+                out[col.key] = d.arg
+            else:
+                out[col.key] = d.arg(None)
+        _DEFAULTS[model] = out
+    stamp = utcnow()
+    return {**_DEFAULTS[model], **{k: stamp for k in ("created_at", "updated_at")
+                                   if k in _DEFAULTS[model]}}
 
 
 def reset_scope(session: Session, scope: str) -> int:
