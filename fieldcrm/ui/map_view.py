@@ -55,6 +55,12 @@ _BOOTSTRAP_JS = """
 """
 
 
+_READY_CHECK_JS = """(function () {
+  if (!document.querySelector('script[src*="fieldcrm-map.js"]')) return null;
+  return !!(window.fieldcrm && window.fieldcrm.ready);
+})()"""
+
+
 def is_local_url(url: QUrl, extra_hosts: Iterable[str] = ()) -> bool:
     """True if a request to ``url`` stays on this machine (or goes to an allowed host)."""
     scheme = url.scheme().lower()
@@ -264,12 +270,13 @@ class MapView(QWebEngineView):
             log.error("Map page failed to load: %s", url)
             self.sig_load_failed.emit(f"The map page {url} could not be loaded.")
             return
-        # The page's scripts have run by now: if the map did not start, say why.
-        self.page().runJavaScript("!!(window.fieldcrm && window.fieldcrm.ready)", 0,
+        # The page's scripts have run by now: if it is a map page whose map did not start,
+        # say why (other pages answer null).
+        self.page().runJavaScript(_READY_CHECK_JS, 0,
                                   lambda ready: self._on_ready_checked(url, ready))
 
     def _on_ready_checked(self, url: str, ready: object) -> None:
-        if ready is True or self._ready or self.url().toString() != url:
+        if ready is not False or self._ready or self.url().toString() != url:
             return
         page = self.page()
         errors = page.js_errors if isinstance(page, MapPage) else []

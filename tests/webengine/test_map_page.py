@@ -302,8 +302,8 @@ def test_a_page_whose_map_does_not_start_reports_why(qtbot: Any, tmp_path: Path)
     from fieldcrm.ui.map_view import MapView
 
     page = tmp_path / "broken.html"
-    page.write_text("<html><body><script>throw new Error('boom');</script></body></html>",
-                    encoding="utf-8")
+    page.write_text('<html><head><script src="fieldcrm-map.js"></script></head><body>'
+                    "<script>throw new Error('boom');</script></body></html>", encoding="utf-8")
     view = MapView()
     qtbot.addWidget(view)
     with qtbot.waitSignal(view.sig_load_failed, timeout=READY_TIMEOUT_MS) as blocker:
