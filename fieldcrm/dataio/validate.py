@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from fieldcrm.dataio import parse
 from fieldcrm.dataio.fields import ALTERNATIVES, FieldSpec, Kind, field_specs
@@ -142,8 +142,10 @@ _PLAIN_EMAIL = re.compile(
 @functools.lru_cache(maxsize=65536)
 def _email(raw: str) -> tuple[str, bool]:
     plain = _PLAIN_EMAIL.match(raw)
-    if plain and len(raw) <= 254 and len(plain.group(1)) <= 64 and "xn--" not in raw.casefold():
-        return f"{plain.group(1)}@{plain.group(2).lower()}", True
+    if plain and len(raw) <= 254 and len(plain.group(1)) <= 64 and "--" not in plain.group(2):
+        domain = plain.group(2).lower()
+        if not any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES):
+            return f"{plain.group(1)}@{domain}", True
     try:
         return validate_email(raw, check_deliverability=False).normalized, True
     except EmailNotValidError:
