@@ -232,10 +232,21 @@ def main(argv: list[str] | None = None) -> int:
     if needs_target and not args.target:
         print(f"error: territory {args.action} needs its argument", file=sys.stderr)
         return 2
+    from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
+
     try:
         return int(args.func(args))
     except FieldCrmError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: invalid server settings: {problems}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(f"error: cannot use the database: {first}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -64,16 +64,6 @@ def compute_scopes(session: Session, *, user_id: str, role: str) -> frozenset[st
     return frozenset({scope_of_territory(t) for t in ids} | {scope_of_user(user_id)})
 
 
-def grant_count(session: Session, *, user_id: str, territory_id: str) -> int:
-    """How many times a territory was granted to a user (feeds the per-user epoch)."""
-    rows = session.scalars(
-        select(TerritoryAssignment.id).where(
-            TerritoryAssignment.user_id == user_id, TerritoryAssignment.territory_id == territory_id
-        )
-    )
-    return len(list(rows))
-
-
 def account_scopes(account: Account) -> set[str]:
     """An account lives in its territory's scope, plus its creator's while unassigned."""
     scopes: set[str] = set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fieldcrm.sync.protocol import PROTOCOL_MIN, PROTOCOL_VERSION
@@ -35,3 +35,10 @@ class ServerSettings(BaseSettings):
     login_window_s: int = Field(default=900, ge=1, title="Login rate-limit window (s)")
     migrate_on_start: bool = Field(default=True, title="Run Alembic migrations on start")
     db_pool_size: int = Field(default=5, ge=1, title="Connections per worker (PostgreSQL)")
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("FIELDCRM_SERVER_SECRET must have at least 32 characters")
+        return value

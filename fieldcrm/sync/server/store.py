@@ -29,10 +29,11 @@ from fieldcrm.sync.server.models import (
     RefreshToken,
     ScopeCounter,
     SyncIndex,
+    TerritoryAssignment,
     utcnow,
 )
 from fieldcrm.sync.server.push import Busy, apply_mutation, apply_push
-from fieldcrm.sync.server.scopes import Actor, compute_scopes, grant_count
+from fieldcrm.sync.server.scopes import Actor, compute_scopes
 from fieldcrm.sync.server.serialize import load_data
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,18 @@ __all__ = ["Busy", "apply_mutation", "apply_push", "gc", "pull", "verify"]
 
 def _epochs(session: Session, actor: Actor, counters: dict[str, ScopeCounter]) -> dict[str, int]:
     """Epoch per scope for this user: the scope's epoch plus how often it was granted to them."""
+    grants = dict(
+        session.execute(
+            select(TerritoryAssignment.territory_id, func.count())
+            .where(TerritoryAssignment.user_id == actor.user_id)
+            .group_by(TerritoryAssignment.territory_id)
+        ).all()
+    )
     epochs = {}
     for scope in actor.scopes:
         base = counters[scope].epoch if scope in counters else 1
         kind, _, ident = scope.partition(":")
-        grants = (
-            grant_count(session, user_id=actor.user_id, territory_id=ident)
-            if kind == "territory"
-            else 0
-        )
-        epochs[scope] = base + grants
+        epochs[scope] = base + (int(grants.get(ident, 0)) if kind == "territory" else 0)
     return epochs
 
 

@@ -66,18 +66,19 @@ def login(ctx: TokenContext, *, body: TokenRequest, ip: str) -> TokenResponse:
     """
     key = f"{body.username.lower()}|{ip}"
     s = ctx.settings
-    failed = False
-    with ctx.db.write() as session, session.begin():
+    with ctx.db.read() as session, session.begin():
         check_login_allowed(
             session, key=key, max_failures=s.login_max_failures, window_s=s.login_window_s
         )
         user = find_user(session, username=body.username)
-        if not check_password(user.password_hash if user else None, body.password) or user is None:
-            note_login_failure(session, key=key, window_s=s.login_window_s)
-            failed = True
-        else:
+    # argon2 runs outside any transaction: on SQLite a write transaction would hold the lock.
+    ok = check_password(user.password_hash if user else None, body.password) and user is not None
+    with ctx.db.write() as session, session.begin():
+        if ok:
             clear_login_failures(session, key=key)
-    if failed or user is None:
+        else:
+            note_login_failure(session, key=key, window_s=s.login_window_s)
+    if not ok or user is None:
         raise AuthFailed(WRONG_LOGIN)
     with ctx.db.write() as session, session.begin():
         try:
