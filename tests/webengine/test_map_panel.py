@@ -63,6 +63,7 @@ def test_panel_builds_filters_circles_and_picks(panel: Any, seeded: dict, run_js
     assert _stats(run_js, panel)["total"] == 3
     assert panel.status.text() == "3 accounts on the map"
     assert panel.view.blocked_requests == []
+    assert not panel.side.isVisible()  # the picked list appears only once something is picked
 
     # The list's filter hides pins without a rebuild.
     panel.set_filter(AccountFilter(statuses=frozenset({AccountStatus.CUSTOMER})))
@@ -76,6 +77,7 @@ def test_panel_builds_filters_circles_and_picks(panel: Any, seeded: dict, run_js
     panel.within.click()
     qtbot.waitUntil(lambda: panel.picked_ids() == [seeded["near"]])
     assert panel.picked_label.text() == "Within 10 km: 1"
+    assert panel.side.isVisible()
     qtbot.waitUntil(lambda: _stats(run_js, panel)["highlighted"] == 1)
 
     # A rectangle pick fills the list by name; double-click opens the account.

@@ -129,7 +129,8 @@ class MapPanel(QWidget):
             bar.addWidget(w)
         bar.addStretch(1)
         bar.addWidget(self.status)
-        side = QWidget()
+        self.side = side = QWidget()
+        side.hide()  # shown once something is picked
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.picked_label)
@@ -278,6 +279,7 @@ class MapPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, account_id)
             self.picked.addItem(item)
         self.picked_label.setText(title)
+        self.side.setVisible(bool(rows))
 
     def picked_ids(self) -> list[Any]:
         return [self.picked.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.picked.count())]
