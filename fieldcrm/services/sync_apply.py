@@ -250,7 +250,7 @@ def _hold(session: Session, upserts: list[Change]) -> None:
     """Record which scopes hold each upserted row (insert or ignore, in bulk)."""
     rows = [{"entity": c.entity, "entity_id": c.id, "scope_id": c.scope} for c in upserts]
     if rows:
-        session.execute(sqlite_insert(RowScopeRecord).on_conflict_do_nothing(), rows)
+        session.execute(sqlite_insert(RowScopeRecord.__table__).on_conflict_do_nothing(), rows)
 
 
 def _chunks(ids: list[str], size: int = 500) -> Iterator[list[str]]:
@@ -292,13 +292,13 @@ def _apply_upserts(
         rows.append({**_defaults(model), **values, "id": ch.id, "row_version": incoming,
                      "extra_json": json.dumps(extra, sort_keys=True)})
     if copies:
-        stmt = sqlite_insert(BaseCopyRecord)
+        stmt = sqlite_insert(BaseCopyRecord.__table__)
         session.execute(stmt.on_conflict_do_update(
             index_elements=["entity", "entity_id"],
             set_={"row_version": stmt.excluded.row_version, "data_json": stmt.excluded.data_json},
         ), copies)
     if rows:
-        session.execute(sqlite_insert(model), rows)
+        session.execute(sqlite_insert(model.__table__), rows)
     for ch in slow:
         rebuild_row(session, entity, ch.id)
     if entity == "visit_amendment":

@@ -42,8 +42,13 @@ def loads(text: str) -> Any:
     return json.loads(text) if text else {}
 
 
+_COLUMNS: dict[type[Any], dict[str, Any]] = {}
+
+
 def _columns(model: type[Any]) -> dict[str, Any]:
-    return {c.key: c.type for c in inspect(model).columns}
+    if model not in _COLUMNS:
+        _COLUMNS[model] = {c.key: c.type for c in inspect(model).columns}
+    return _COLUMNS[model]
 
 
 def _to_column(kind: Any, value: Any) -> Any:

@@ -1,0 +1,215 @@
+"""Shared pieces of the sync client benches: throwaway PostgreSQL, server process, bulk seeding."""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "bench-password-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+class Postgres:
+    """A throwaway cluster on 127.0.0.1 (fsync off: a bench, not a durability test)."""
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            raise SystemExit("no PostgreSQL binaries found; use --backend sqlite")
+        self.bindir = Path(found[-1]).parent
+        self.tmp = Path(tempfile.mkdtemp(prefix="fieldcrm-bench-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(self.tmp, user="postgres", group="postgres")
+        self.port = free_port()
+        data = self.tmp / "data"
+        subprocess.run(_as_postgres([str(self.bindir / "initdb"), "-D", str(data), "-U",
+                                     "postgres", "-A", "trust", "--no-sync"]),
+                       check=True, capture_output=True)
+        opts = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
+                "-c max_connections=300 -c fsync=off -c synchronous_commit=off")
+        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts,
+                                     "-l", str(self.tmp / "log"), "-w", "start"]),
+                       check=True, capture_output=True)
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
+                             autocommit=True) as c:
+            c.execute("CREATE DATABASE fieldcrm")
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/fieldcrm"
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(self.tmp / "data"),
+                                     "-m", "immediate", "stop"]), capture_output=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def database(backend: str, folder: Path) -> tuple[str, Any]:
+    """(url, stopper) for a fresh server database."""
+    if backend == "postgres":
+        pg = Postgres()
+        return pg.url, pg.stop
+    return f"sqlite:///{folder / 'server.db'}", lambda: None
+
+
+class Server:
+    """``fieldcrm-server serve`` in its own process."""
+
+    def __init__(self, url: str, log: Path, workers: int = 1, **env: Any) -> None:
+        self.port = free_port()
+        environ = {**os.environ, **{f"FIELDCRM_SERVER_{k.upper()}": str(v) for k, v in env.items()}}
+        code = "import sys; from fieldcrm.sync.server.cli import main; sys.exit(main())"
+        self.log = log.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, "--db", url, "serve", "--port", str(self.port),
+             "--workers", str(workers)],
+            stdout=self.log, stderr=subprocess.STDOUT, env=environ)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base_url + "/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise SystemExit(f"server did not start; see {log}")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+SQUARE = {"type": "Polygon", "coordinates": [[[11, 55], [24, 55], [24, 69], [11, 69], [11, 55]]]}
+
+
+def setup_team(url: str, reps: int) -> dict[str, Any]:
+    """Migrate; add a manager and ``reps`` reps, each holding one territory."""
+    from fieldcrm.sync.server import admin
+    from fieldcrm.sync.server.engine import make_database, migrate
+
+    db = make_database(url, pool_size=2)
+    migrate(db.engine)
+    out: dict[str, Any] = {"reps": [], "territories": []}
+    with db.write() as s, s.begin():
+        admin.add_user(s, username="boss", password=PASSWORD, role="manager")
+        for i in range(reps):
+            user = admin.add_user(s, username=f"rep{i}", password=PASSWORD, role="rep")
+            x = 11 + (i % 12)
+            geo = {"type": "Polygon", "coordinates": [[[x, 55], [x + 1, 55], [x + 1, 56],
+                                                       [x, 56], [x, 55]]]}
+            done = admin.import_territories(s, collection={"type": "FeatureCollection", "features": [
+                {"type": "Feature", "geometry": geo, "properties": {"name": f"T{i}"}}]})
+            admin.assign_territory(s, territory_ref=done[0].id, user_ref=f"rep{i}")
+            out["reps"].append(user.id)
+            out["territories"].append(done[0].id)
+    out["db"] = db
+    return out
+
+
+def bulk_territory(db: Any, territory: str, *, accounts: int, contacts_per: int, visits: int,
+                   visit_rep: str, seed: int = 1) -> int:
+    """Write a big territory straight into the server tables (as pushes would have): rows,
+    field versions and one sync-index entry per row. Returns the number of rows."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, update
+
+    from fieldcrm.domain.ids import new_id
+    from fieldcrm.sync.protocol import scope_of_territory
+    from fieldcrm.sync.server.models import Account, Contact, ScopeCounter, SyncIndex, Visit
+    from fieldcrm.sync.server.scopes import take_version
+
+    rng = random.Random(seed)
+    scope = scope_of_territory(territory)
+    now = datetime.now(UTC)
+    with db.write() as s, s.begin():
+        start = take_version(s, scope_id=scope)
+    version = start
+    total = 0
+    acc_ids = [new_id() for _ in range(accounts)]
+    fields = {"name": 1, "city": 1, "street": 1, "lat": 1, "lon": 1, "tier": 1, "status": 1}
+
+    def index_rows(entity: str, ids: list[str]) -> list[dict[str, Any]]:
+        nonlocal version
+        rows = []
+        for i in ids:
+            version += 1
+            rows.append({"scope_id": scope, "entity": entity, "entity_id": i, "version": version,
+                         "op": "upsert", "row_version": 1, "changed_at": now})
+        return rows
+
+    for chunk_start in range(0, accounts, 5000):
+        ids = acc_ids[chunk_start : chunk_start + 5000]
+        with db.write() as s, s.begin():
+            s.execute(insert(Account), [{
+                "id": a, "name": f"Account {chunk_start + k}", "territory_id": territory,
+                "city": rng.choice(["Umeå", "Luleå", "Kiruna", "Skellefteå"]),
+                "street": f"Storgatan {k % 90 + 1}", "lat": 55 + rng.random(),
+                "lon": 11 + rng.random(), "tier": rng.choice("ABC"), "status": "customer",
+                "tags": [], "row_version": 1, "field_versions": fields, "deleted": False,
+                "needs_assignment": False, "created_at": now, "updated_at": now,
+            } for k, a in enumerate(ids)])
+            contact_ids = []
+            contact_rows = []
+            for a in ids:
+                for j in range(contacts_per):
+                    cid = new_id()
+                    contact_ids.append(cid)
+                    contact_rows.append({"id": cid, "account_id": a, "name": f"Person {j}",
+                                         "title": "Owner", "row_version": 1,
+                                         "field_versions": {"name": 1}, "deleted": False,
+                                         "created_at": now, "updated_at": now})
+            if contact_rows:
+                s.execute(insert(Contact), contact_rows)
+            s.execute(insert(SyncIndex), index_rows("account", ids) + index_rows("contact",
+                                                                                contact_ids))
+            total += len(ids) + len(contact_ids)
+    for chunk_start in range(0, visits, 10000):
+        n = min(10000, visits - chunk_start)
+        ids = [new_id() for _ in range(n)]
+        with db.write() as s, s.begin():
+            rows = []
+            for v in ids:
+                when = (now - timedelta(days=rng.uniform(0, 365))).isoformat()
+                acc = rng.choice(acc_ids)
+                rows.append({"id": v, "account_id": acc, "rep_id": visit_rep, "device_id": None,
+                             "data": {"account_id": acc, "status": "completed",
+                                      "checked_in_at": when, "outcome": "order", "notes": "ok"},
+                             "occurred_at_client": when, "received_at_server": now,
+                             "review": "accepted", "review_reason": ""})
+            s.execute(insert(Visit), rows)
+            s.execute(insert(SyncIndex), index_rows("visit", ids))
+            total += n
+    with db.write() as s, s.begin():
+        s.execute(update(ScopeCounter).where(ScopeCounter.scope_id == scope)
+                  .values(last_version=version))
+    return total
