@@ -150,6 +150,7 @@ def run_app(args: argparse.Namespace) -> int:
         window.show()
         window.start()
         _preload_tabs_when_usable(window)
+        window.start_sync()
         return int(app.exec())
     finally:
         sys.excepthook = previous_hook

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from fieldcrm.services.overview import pending_changes
 from fieldcrm.services.settings import Settings, load_settings
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.panels.today_panel import TodayPanel
+from fieldcrm.ui.shell_sync import ShellSync
 from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, route_home
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
@@ -33,10 +35,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"fieldcrm — {runner.db.path.name}")
         self.accounts = AccountsPanel(runner)
         self.today = TodayPanel(runner)
+        self.sync = ShellSync(self, runner, lambda: self.tabs.setCurrentIndex(Tab.SYNC))
         self.tabs = LazyTabs(self.today, {
             Tab.ACCOUNT: self._make_account_panel, Tab.MAP: self._make_map_panel,
             Tab.ROUTE: self._make_route_panel, Tab.TERRITORIES: self._make_territories_panel,
-            Tab.ANALYSIS: self._make_analysis_panel})
+            Tab.ANALYSIS: self._make_analysis_panel, Tab.SYNC: self.sync.make_panel})
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.accounts)
         self.splitter.addWidget(self.tabs)
@@ -63,13 +66,18 @@ class MainWindow(QMainWindow):
         self.act_log = self._action("&Log visit…", self._on_log_visit, "Ctrl+L",
                                     "Log a visit to the selected account")
         self.act_log.setEnabled(False)
-        self.act_settings = self._action("&Settings…", self._on_settings, "Ctrl+,",
+        self.act_settings = self._action("&Settings…", lambda: self._open(
+            "settings_dialog", "SettingsDialog"), "Ctrl+,",
                                          "Home, office, country, currency, units, cadence")
         self.act_quit = self._action("&Quit", self.close, "Ctrl+Q")
         self.act_find = self._action("&Find accounts", self._on_find, "Ctrl+F")
         self.act_clear = self._action("&Clear filters", self.accounts.clear_filters)
+        self.act_import = self._action("&Import accounts…", lambda: self._open(
+            "import_wizard", "ImportWizard"), "Ctrl+I",
+                                       "Import accounts from a CSV or Excel file")
         file_menu = self.menuBar().addMenu("&File")
-        for act in (self.act_new, self.act_log, None, self.act_settings, None, self.act_quit):
+        for act in (self.act_new, self.act_log, self.act_import, None, self.sync.act_sync,
+                    self.sync.act_login, None, self.act_settings, None, self.act_quit):
             file_menu.addSeparator() if act is None else file_menu.addAction(act)
         view = self.menuBar().addMenu("&View")
         self.act_list = self._action(
@@ -82,23 +90,23 @@ class MainWindow(QMainWindow):
         for i, name in enumerate(f"&{t}" for t in TAB_TITLES):
             view.addAction(self._action(name, lambda _c=False, i=i: self.tabs.setCurrentIndex(i),
                                         f"Ctrl+{i + 1}"))
-        self.menuBar().addMenu("&Help").addAction(self._action("&About fieldcrm", self._on_about))
+        self.menuBar().addMenu("&Help").addAction(self._action("&About fieldcrm", lambda: (
+            QMessageBox.about(self, "About fieldcrm", "fieldcrm: an offline-first CRM for field "
+                              f"sales reps.\n\nDatabase: {self.runner.db.path}"))))
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main-toolbar")
         toolbar.setMovable(False)
-        toolbar.addActions([self.act_new, self.act_log, self.act_settings])
+        toolbar.addActions([self.act_new, self.act_log, self.sync.act_sync, self.act_settings])
 
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumSize(90, 14)
         self.busy.hide()
         self.pending_label = QLabel("Offline mode")
-        self.pending_label.setToolTip("Everything is stored on this computer; changes wait in "
-                                      "the outbox until the next sync.")
-        bar.addPermanentWidget(self.busy)
-        bar.addPermanentWidget(self.pending_label)
+        self.pending_label.setToolTip("Everything is stored here; changes wait in the outbox.")
+        self.statusBar().addPermanentWidget(self.busy)
+        self.statusBar().addPermanentWidget(self.pending_label)
 
     def _connect(self) -> None:
         self.runner.sig_busy.connect(self.busy.setVisible)
@@ -120,6 +128,11 @@ class MainWindow(QMainWindow):
     def _load_the_rest(self, _total: int = 0) -> None:
         self.today.refresh()
         self._refresh_pending()
+
+    def start_sync(self) -> None:
+        """Read the sync login and sync in the background (the interactive app, not screenshots)."""
+        self.sync.start()
+        self.pending_label.hide()  # the sync status widget shows what waits
 
     def show_view(self, view: str) -> None:
         """Show ``list`` (Today beside the list), ``account`` or ``map`` (for --view)."""
@@ -229,44 +242,31 @@ class MainWindow(QMainWindow):
             self.tabs.made(Tab.ROUTE).set_accounts(self._route_ids)
         self._say(f"{len(account_ids)} accounts picked; the Route tab plans a day with them.")
 
+    def _open(self, module: str, name: str, *args: Any) -> Any:
+        """Open a dialog of ``fieldcrm.ui.panels.<module>`` (imported on first use)."""
+        cls = getattr(importlib.import_module(f"fieldcrm.ui.panels.{module}"), name)
+        dialog = cls(self.runner, *args, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     @Slot()
     def _on_new_account(self) -> None:
-        from fieldcrm.ui.panels.account_editor import AccountEditorDialog
-
-        dialog = AccountEditorDialog(self.runner, None, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.sig_saved.connect(self._open_account)
-        dialog.open()
+        self._open("account_editor", "AccountEditorDialog", None).sig_saved.connect(
+            self._open_account)
 
     @Slot()
     def _on_log_visit(self) -> None:
         account_id = self._account_id or self.accounts.selected_account_id()
         if account_id is None:
             self._say("Select an account first, then log the visit.")
-            return
-        from fieldcrm.ui.panels.visit_form import VisitFormDialog
-
-        dialog = VisitFormDialog(self.runner, account_id, None, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-
-    @Slot()
-    def _on_settings(self) -> None:
-        from fieldcrm.ui.panels.settings_dialog import SettingsDialog
-
-        dialog = SettingsDialog(self.runner, parent=self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
+        else:
+            self._open("visit_form", "VisitFormDialog", account_id)
 
     def _on_find(self) -> None:
         self.act_list.setChecked(True)
         self.accounts.setVisible(True)
         self.accounts.focus_search()
-
-    @Slot()
-    def _on_about(self) -> None:
-        QMessageBox.about(self, "About fieldcrm", "fieldcrm: an offline-first CRM for field "
-                          f"sales reps.\n\nDatabase: {self.runner.db.path}")
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         self.splitter.restoreState(settings.value("main/splitter", QByteArray()))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self.sync.stop()
         if self._keep_state:
             QSettings().setValue("main/geometry", self.saveGeometry())
             QSettings().setValue("main/splitter", self.splitter.saveState())

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from fieldcrm.services.settings import Settings
 
-TAB_TITLES = ("Today", "Account", "Map", "Route", "Territories", "Analysis")
+TAB_TITLES = ("Today", "Account", "Map", "Route", "Territories", "Analysis", "Sync")
 
 
 class Tab(IntEnum):
@@ -24,6 +24,7 @@ class Tab(IntEnum):
     ROUTE = 3
     TERRITORIES = 4
     ANALYSIS = 5
+    SYNC = 6
 
 LAZY_MODULES = ("fieldcrm.ui.panels.account_panel", "fieldcrm.ui.panels.map_panel",
                 "fieldcrm.ui.panels.route_panel")

@@ -173,3 +173,34 @@ def test_accounts_list_can_be_hidden_and_find_brings_it_back(small_db: Path, qtb
         window.close()
         stop_runner(runner)
         database.close()
+
+
+def test_sync_and_import_are_wired(small_db: Path, qtbot: Any) -> None:
+    from fieldcrm.ui.main_window import MainWindow
+    from fieldcrm.ui.panels.import_wizard import ImportWizard
+    from fieldcrm.ui.panels.login_dialog import LoginDialog
+    from fieldcrm.ui.panels.sync_panel import SyncPanel
+    from fieldcrm.ui.shell_tabs import Tab
+    from fieldcrm.ui.tasks import TaskRunner
+
+    database = open_database(small_db)
+    runner = TaskRunner(database)
+    window = MainWindow(runner, restore_state=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.start_sync()  # no login saved: nothing goes on the network
+        qtbot.waitUntil(lambda: "Not logged in" in window.sync.status.text(), timeout=10_000)
+        assert "4 changes waiting" in window.sync.status.text()
+        assert not window.pending_label.isVisible()
+        window.sync.act_sync.trigger()  # "Sync now" without a login asks for one
+        qtbot.waitUntil(lambda: window.findChild(LoginDialog) is not None, timeout=5_000)
+        window.sync.status.sig_clicked.emit()
+        assert window.tabs.currentIndex() == Tab.SYNC
+        assert isinstance(window.tabs.made(Tab.SYNC), SyncPanel)
+        window.act_import.trigger()
+        assert window.findChild(ImportWizard) is not None
+    finally:
+        window.close()
+        stop_runner(runner)
+        database.close()
