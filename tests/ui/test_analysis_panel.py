@@ -18,6 +18,7 @@ from fieldcrm.db.engine import open_database
 from fieldcrm.services.analytics import Period
 from fieldcrm.services.demo import build_demo
 from fieldcrm.services.territories import update_territory
+from fieldcrm.ui.app import stop_runner
 from fieldcrm.ui.panels.analysis_panel import AnalysisPanel, choose_period, month_periods
 from fieldcrm.ui.tasks import TaskRunner
 
@@ -58,7 +59,7 @@ def panel(qtbot: Any, db: Any, tmp_path: Path) -> Any:
     qtbot.addWidget(p)
     qtbot.waitUntil(lambda: p.model.rowCount() > 0, timeout=WAIT)
     yield p
-    runner.shutdown()
+    stop_runner(runner)
 
 
 def test_periods_and_months() -> None:

@@ -17,6 +17,7 @@ from fieldcrm.domain.enums import Role
 from fieldcrm.services import territories as T
 from fieldcrm.services.balance import accounts_outside, territory_summaries
 from fieldcrm.services.demo import build_demo
+from fieldcrm.ui.app import stop_runner
 from fieldcrm.ui.panels.territories_panel import TerritoriesPanel
 from fieldcrm.ui.panels.territory_import_dialog import ImportPreviewDialog
 from fieldcrm.ui.tasks import TaskRunner
@@ -51,7 +52,7 @@ def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
 def runner(db: Any) -> Any:
     r = TaskRunner(db)
     yield r
-    r.shutdown()
+    stop_runner(r)
 
 
 @pytest.fixture

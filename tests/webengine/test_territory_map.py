@@ -13,6 +13,7 @@ import pytest
 from fieldcrm.db.engine import open_database
 from fieldcrm.geo.standalone import PALETTE
 from fieldcrm.services.demo import build_demo
+from fieldcrm.ui.app import stop_runner
 from fieldcrm.ui.tasks import TaskRunner
 from tests.webengine.conftest import READY_TIMEOUT_MS
 
@@ -48,7 +49,7 @@ def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
 def runner(db: Any, qtbot: Any) -> Iterator[TaskRunner]:
     runner = TaskRunner(db)
     yield runner
-    runner.shutdown()
+    stop_runner(runner)
 
 
 def _js_until(qtbot: Any, view: Any, js: str, ok: Any, timeout: int = WAIT) -> Any:
