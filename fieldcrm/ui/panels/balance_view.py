@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from fieldcrm.geo.balance import BalanceParams
 from fieldcrm.services.balance import BalanceView as BalanceData
 from fieldcrm.services.balance import SuggestedMove, apply_moves, territory_balance
+from fieldcrm.ui.errors import show_error
 from fieldcrm.ui.models.balance_table_model import COLUMNS, SORT_ROLE, BalanceTableModel
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 from fieldcrm.ui.widgets.form import if_alive
@@ -191,7 +192,12 @@ class BalanceView(QWidget):
         self.apply.setEnabled(False)
         self.summary.setText(f"Moving {len(moves)} accounts…")
         self._runner.write(lambda s: apply_moves(session=s, moves=moves),
-                           ChangeSet(accounts=True, territories=True), parent=self)  # fmt: skip
+                           ChangeSet(accounts=True, territories=True), parent=self,
+                           on_error=if_alive(self, self._on_apply_failed))  # fmt: skip
+
+    def _on_apply_failed(self, exc: BaseException) -> None:
+        show_error(self, exc)
+        self.refresh()  # some moves may have been applied (one commit per target territory)
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
