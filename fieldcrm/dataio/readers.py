@@ -70,26 +70,23 @@ class _Builder:
 
     def add(self, number: int, cells: list[str]) -> None:
         cells = [unescape_cell(c) for c in cells]
-        while cells and not cells[-1].strip():
-            cells.pop()
-        if not cells:
+        used = len(cells)  # cells up to the last non-blank one; blank ones after it don't count
+        while used and not cells[used - 1].strip():
+            used -= 1
+        if not used:
             return  # blank rows are skipped silently
         if self.table is None:
-            if len(cells) > MAX_COLUMNS:
-                raise _too_wide(len(cells), number, self.source)
-            self.table = Table(headers=tuple(c.strip() for c in cells), source=self.source)
+            if used > MAX_COLUMNS:
+                raise _too_wide(used, number, self.source)
+            self.table = Table(headers=tuple(c.strip() for c in cells[:used]), source=self.source)
             return
         table, width = self.table, len(self.table.headers)
         if len(table.rows) >= MAX_ROWS:
             raise ImportFileError(f"{self.source}: more than {MAX_ROWS:,} rows; split the file.")
         index = len(table.rows)
-        if len(cells) > width:
-            table.problems[index] = (
-                f"row has {len(cells):,} cells but the header has {width:,} columns"
-            )
-            cells = cells[:width]
-        elif len(cells) < width:
-            cells.extend([""] * (width - len(cells)))
+        if used > width:
+            table.problems[index] = f"row has {used:,} cells but the header has {width:,} columns"
+        cells = cells[:width] + [""] * (width - len(cells))
         if any("\x00" in c for c in cells):
             column = next(table.headers[i] for i, c in enumerate(cells) if "\x00" in c)
             table.problems[index] = f"column {column!r} contains NUL characters (binary data?)"
