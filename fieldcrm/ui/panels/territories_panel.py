@@ -167,6 +167,7 @@ class TerritoriesPanel(QWidget):
             self.lasso.clicked.connect(self.view.start_lasso)
             self.view.sig_polygon_drawn.connect(self.on_polygon_drawn)
             self.view.sig_selection.connect(self.on_map_selection)
+            self.view.sig_territory_clicked.connect(self.select_territory)
             self.balance.sig_show_accounts.connect(self._on_balance_show_accounts)
 
     # -- public API -------------------------------------------------------------------------
