@@ -87,16 +87,23 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+NO_NUL = r"^[^\x00]*$"
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+"""Ids on the wire: UUIDs and other plain tokens (letters, digits, ``_ . : -``)."""
+
+
 # --- auth -----------------------------------------------------------------------
 
 
 class TokenRequest(_Wire):
     """``POST /v1/auth/token``: log in; binds (and registers if new) the device."""
 
-    username: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     password: str = Field(min_length=1, max_length=1000)
-    device_id: str | None = Field(default=None, description="client-made UUID; new if omitted")
-    device_name: str = Field(default="", max_length=200)
+    device_id: str | None = Field(
+        default=None, max_length=64, pattern=ID_PATTERN, description="client-made UUID"
+    )
+    device_name: str = Field(default="", max_length=200, pattern=NO_NUL)
 
 
 class RefreshRequest(_Wire):
@@ -119,8 +126,8 @@ class TokenResponse(_Wire):
 class DeviceRegisterRequest(_Wire):
     """``POST /v1/devices/register`` (authenticated): register or rename a device."""
 
-    device_id: str = Field(min_length=1, max_length=64)
-    name: str = Field(default="", max_length=200)
+    device_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+    name: str = Field(default="", max_length=200, pattern=NO_NUL)
 
 
 class DeviceOut(_Wire):
@@ -136,10 +143,10 @@ class DeviceOut(_Wire):
 class Mutation(_Wire):
     """One outbox entry. ``base_version`` is the ``row_version`` a patch was made on."""
 
-    mutation_id: str = Field(min_length=1, max_length=64)
-    client_seq: int = Field(ge=0)
+    mutation_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+    client_seq: int = Field(ge=0, lt=2**63)
     entity: Entity
-    entity_id: str = Field(min_length=1, max_length=64)
+    entity_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     op: Op
     base_version: int | None = Field(default=None, ge=0)
     fields: dict[str, Any] = Field(default_factory=dict)
@@ -148,7 +155,7 @@ class Mutation(_Wire):
 class PushRequest(_Wire):
     """``POST /v1/sync/push``: at most 100 mutations and 1 MB; applied in client_seq order."""
 
-    device_id: str = Field(min_length=1, max_length=64)
+    device_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     schema_version: int = Field(default=SCHEMA_VERSION, ge=1)
     mutations: list[Mutation] = Field(max_length=MAX_PUSH_MUTATIONS)
 

@@ -206,3 +206,26 @@ def test_device_id_must_match_token(srv):
     body = {"device_id": "someone-elses", "mutations": []}
     r = srv.client.post("/v1/sync/push", json=body, headers=ann.headers)
     assert r.status_code == 403
+
+
+def test_nul_characters_and_odd_values_never_give_a_500(srv):
+    srv.add_user("boss", role="manager")
+    t, ann = _setup(srv)
+    boss = srv.login("boss")
+    foreign = srv.territory("Foreign")
+    acc = new_id()
+    boss.push(boss.mutation("account", acc, "create", {"name": "F", "territory_id": foreign}))
+    r = ann.push(ann.mutation("account", new_id(), "create", {"name": "bad\x00name"}),
+                 ann.mutation("account", acc, "patch", {"notes": "x\x00y", "bogus\x00": 1},
+                              base_version=1))
+    assert r[0]["code"] == "validation" and "NUL" in r[0]["message"]
+    assert r[1]["code"] in ("validation", "forbidden_scope")
+    bad_id = ann.mutation("account", "id\x00", "create", {"name": "x"})
+    assert ann.push_raw([bad_id]).status_code == 422
+    r = srv.client.post("/v1/auth/token", json={"username": "a\x00b", "password": "whatever-1"})
+    assert r.status_code == 422
+    r = srv.client.post("/v1/territories/x%00y/assign", json={"user_id": None}, headers=boss.headers)
+    assert 400 <= r.status_code < 500
+    r = srv.client.get("/v1/conflicts", params={"status": "x\x00"}, headers=boss.headers)
+    assert r.status_code == 422
+    assert srv.client.get("/v1/health").status_code == 200

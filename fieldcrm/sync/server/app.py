@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from fieldcrm.errors import FieldCrmError, InvalidInput, NotFound
 from fieldcrm.sync.protocol import HEADER_PROTOCOL, HEADER_SCHEMA, PROTOCOL_VERSION, SCHEMA_VERSION
@@ -56,6 +56,11 @@ def _install_handlers(app: FastAPI) -> None:
             503,
             headers={"Retry-After": RETRY_AFTER_BUSY},
         )
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_r: Request, _exc: DataError) -> JSONResponse:
+        # The validators should catch these first; never answer a bad value with a 500.
+        return JSONResponse({"detail": "a value in the request is invalid for the database"}, 400)
 
     @app.exception_handler(FieldCrmError)
     async def _known(_r: Request, exc: FieldCrmError) -> JSONResponse:

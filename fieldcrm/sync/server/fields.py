@@ -128,6 +128,8 @@ def _clean_one(name: str, spec: Spec, value: Any) -> Any:  # noqa: PLR0911
             raise ValueError("must be a string")
         if len(value) > spec.max_len:
             raise ValueError(f"is longer than {spec.max_len} characters")
+        if "\x00" in value:
+            raise ValueError("contains a NUL character")
         return value
     if kind == "enum":
         if value not in spec.choices:
@@ -180,8 +182,8 @@ def _clean_tags(value: Any) -> Any:
     def tag_list(items: Any) -> list[str]:
         if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
             raise ValueError("must be a list of strings")
-        if any(len(t) > 100 for t in items):
-            raise ValueError("has a tag longer than 100 characters")
+        if any(len(t) > 100 or "\x00" in t for t in items):
+            raise ValueError("has a tag longer than 100 characters or with a NUL")
         return sorted(set(items))
 
     if isinstance(value, dict):

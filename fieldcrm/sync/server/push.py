@@ -134,7 +134,7 @@ def _record(m: Mutation, actor: Actor, result: Any, now: Any) -> AppliedMutation
         user_id=actor.user_id,
         client_seq=m.client_seq,
         status=result.status,
-        result=result.model_dump(mode="json"),
+        result=_storable(result.model_dump(mode="json")),
         applied_at=now,
     )
 
@@ -204,7 +204,7 @@ def _dispatch(tx: Tx, grace_days: float) -> Finish:
 def _record_rejection(tx: Tx, rej: Reject) -> Rejected:
     """Keep a refused edit's payload: quarantine (scope) or a ``gone`` conflict (deleted row)."""
     m = tx.mutation
-    payload = m.model_dump(mode="json")
+    payload = _storable(m.model_dump(mode="json"))
     if rej.keep == "quarantine":
         tx.session.add(
             Quarantine(
@@ -219,3 +219,14 @@ def _record_rejection(tx: Tx, rej: Reject) -> Rejected:
     elif rej.keep == "conflict":
         record_conflict(tx, None, "*", None, payload, kind="gone")
     return Rejected(code=rej.code, message=rej.message)
+
+
+def _storable(value: Any) -> Any:
+    """A JSON value PostgreSQL accepts: NUL characters (refused by jsonb) become U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value

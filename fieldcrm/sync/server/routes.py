@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -159,7 +159,9 @@ def assign(
 
 @router.get("/conflicts", tags=["manage"])
 def conflicts(
-    actor: CurrentActor, session: SessionDep, status: str | None = "open"
+    actor: CurrentActor,
+    session: SessionDep,
+    status: Literal["open", "kept", "applied", ""] = "open",
 ) -> list[ConflictOut]:
     """Managers: the team's conflicts; reps: their own. ``status``: open, kept, applied or empty."""
     return admin.list_conflicts(session, actor=actor, status=status or None)
