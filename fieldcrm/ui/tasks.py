@@ -182,6 +182,8 @@ class TaskRunner(QObject):
                  keygen: tuple[str | None, int | None] | None, changes: ChangeSet | None) -> None:
         self._set_running(-1)
         key, gen = keygen or (None, None)
+        if future.cancelled():
+            return  # the runner shut down before the job started
         if key is not None and self._generation.get(key) != gen:
             return  # a newer query of the same key superseded this one
         exc = future.exception()
