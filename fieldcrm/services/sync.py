@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -20,10 +21,12 @@ from fieldcrm.services import sync_apply as ap
 from fieldcrm.services.sync_wire import to_mutation
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.sync.protocol import (
+    MAX_PUSH_BYTES,
     MAX_PUSH_MUTATIONS,
     Cursor,
     Duplicate,
     Merged,
+    Mutation,
     MutationOutcome,
     RejectCode,
     Rejected,
@@ -119,21 +122,51 @@ def _next_batch(db: Database) -> list[OutboxRecord]:
 
 
 def push(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None) -> None:
-    """Send the outbox in client_seq order, ≤ 100 at a time, until nothing is pending."""
+    """Send the outbox in client_seq order, ≤ 100 mutations and < 1 MB at a time."""
     role = _role(db, client)
+    sent: set[int] = set()
     for _ in range(_MAX_ROUNDS):
         batch = _next_batch(db)
-        if not batch:
-            return
-        muts, local_only = [], []
-        for rec in batch:
-            m = to_mutation(rec, role=role)
-            (muts.append(m) if m is not None else local_only.append(rec.client_seq))
+        if not batch or {rec.client_seq for rec in batch} <= sent:
+            return  # empty, or the server left these unanswered: the next cycle resends them
+        muts, local_only, unsendable = _wire_batch(batch, role)
+        sent.update([m.client_seq for m in muts], local_only, unsendable)
         outcomes = client.push(muts).results if muts else []
-        _record(db, outcomes, local_only, summary)
-        summary.pushed += len(batch)
+        _record(db, outcomes, local_only, summary, unsendable)
+        summary.pushed += len(muts) + len(local_only) + len(unsendable)
         if progress:
             progress("push", summary.pushed, summary.pushed + pending_left(db))
+
+
+_BATCH_BYTES = MAX_PUSH_BYTES * 9 // 10
+
+
+def _wire_batch(
+    batch: list[OutboxRecord], role: str
+) -> tuple[list[Mutation], list[int], dict[int, str]]:
+    """Wire mutations that fit one push; entries with nothing for the server; unsendable ones."""
+    muts: list[Mutation] = []
+    local_only: list[int] = []
+    unsendable: dict[int, str] = {}
+    size = 0
+    for rec in batch:
+        try:
+            m = to_mutation(rec, role=role)
+        except ValidationError as exc:
+            unsendable[rec.client_seq] = f"validation: cannot be sent ({exc.errors()[0]['msg']})"
+            continue
+        if m is None:
+            local_only.append(rec.client_seq)
+            continue
+        n = len(m.model_dump_json())
+        if n > _BATCH_BYTES:
+            unsendable[rec.client_seq] = f"validation: too large to send ({n:,} bytes)"
+            continue
+        if muts and size + n > _BATCH_BYTES:
+            break  # the rest go in the next push
+        muts.append(m)
+        size += n
+    return muts, local_only, unsendable
 
 
 def _role(db: Database, client: SyncClient) -> str:
@@ -151,10 +184,16 @@ def pending_left(db: Database) -> int:
 
 
 def _record(
-    db: Database, outcomes: list[MutationOutcome], local_only: list[int], summary: SyncSummary
+    db: Database, outcomes: list[MutationOutcome], local_only: list[int], summary: SyncSummary,
+    unsendable: dict[int, str] | None = None,
 ) -> None:
     """Mark each entry by its result, keep conflicts and quarantined payloads, rebuild rows."""
     with ap.replica_session(db) as s:
+        for seq, why in (unsendable or {}).items():
+            bad = s.get(OutboxRecord, seq)
+            if bad is not None:
+                bad.state, bad.last_error = "rejected", why
+                summary.rejected += 1
         s.execute(
             update(OutboxRecord).where(OutboxRecord.client_seq.in_(local_only)).values(state="acked")
         )
@@ -225,6 +264,7 @@ def _keep_conflict(
 def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None,
          limit: int = 500) -> None:
     """Pull every scope page by page; each page and its cursors commit in one transaction."""
+    resyncs = 0
     for _ in range(100_000):
         with db.session() as s:
             cursors = {k: Cursor(epoch=e, version=v) for k, (e, v) in ap.scope_cursors(s).items()}
@@ -239,6 +279,10 @@ def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progr
         summary.revoked += res.revoked
         if progress:
             progress("pull", summary.pages, 0)
+        resyncs = resyncs + 1 if res.resynced else 0
+        if resyncs > 3:
+            raise SyncError("The sync server keeps asking for a full download; try again later.",
+                            kind="server")
         if not page.has_more and not res.resynced:
             break
     with ap.replica_session(db) as s:

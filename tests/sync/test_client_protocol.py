@@ -138,3 +138,24 @@ def test_tampered_and_revoked_tokens_get_401_and_keep_outbox(lite: Any, laptops:
         a.sync()
     assert err.value.kind == "auth" and "revoked" in str(err.value)
     assert a.count(OutboxRecord, OutboxRecord.state.in_(("pending", "inflight"))) == 1
+
+
+def test_big_batches_are_split_under_1_mb_and_unsendable_entries_are_refused(
+    lite: Any, laptops: Any
+) -> None:
+    from fieldcrm.db.outbox import enqueue
+
+    rep_with_territory(lite)
+    http = fault_client(lite)
+    a = laptops("anna", http)
+    for i in range(60):
+        a.create_account(f"Long {i}", notes="x" * 19_000)
+    with a.session() as s:
+        enqueue(s, entity="contact", entity_id="not a valid id!", op="create", fields={})
+        s.commit()
+    summary = a.sync()
+    assert summary.acked == 60 and summary.rejected == 1
+    assert http._transport.seen.count("/v1/sync/push") >= 2
+    with a.session() as s:
+        bad = s.query(OutboxRecord).filter(OutboxRecord.state == "rejected").one()
+    assert "cannot be sent" in bad.last_error
