@@ -41,7 +41,7 @@ def test_missing_and_tampered_token_get_401(srv):
             "iss": "fieldcrm-server",
             "exp": int(time.time()) + 600,
         },
-        "guessed-key",
+        "a-guessed-key-long-enough-for-hs256-0123456789",
         algorithm="HS256",
     )
     for token in (f"{head}.{payload}.{sig[:-2]}xx", forged, "not-a-jwt"):
