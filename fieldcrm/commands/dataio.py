@@ -100,7 +100,9 @@ def run_import(args: argparse.Namespace) -> int:
             decimal=options.decimal))
     if args.dry_run:
         checked = validate_rows(table, args.entity, mapping, options=options)
-        rejected, issues, done = checked.rejected, checked.issues, f"{len(checked.records):,} rows are valid"
+        _print_preview(checked.records[:5])
+        rejected, issues = checked.rejected, checked.issues
+        done = f"{len(checked.records):,} rows are valid"
     else:
         report = _import(args, table, mapping, options)
         rejected, issues = list(report.rejected), list(report.issues)
@@ -126,6 +128,16 @@ def _import(args: argparse.Namespace, table, mapping, options):  # noqa: ANN001,
                                 geocode=not args.no_geocode)
     finally:
         db.close()
+
+
+def _print_preview(records: list[dict]) -> None:
+    """Show what the first valid rows become."""
+    from fieldcrm.dataio.writers import cell_text
+
+    for record in records:
+        values = ", ".join(f"{k}={cell_text(v)!r}" for k, v in record.items()
+                           if k != "_row" and not k.endswith(("_raw", "_valid")))
+        print(f"  row {record['_row']}: {values}")
 
 
 def _print_issues(issues, limit: int = 20) -> None:  # noqa: ANN001

@@ -101,7 +101,8 @@ def geocode_accounts(
     missing = list(session.scalars(select(AccountRecord).where(
         AccountRecord.deleted.is_(False), AccountRecord.lat.is_(None))))
     offline = GazetteerGeocoder(default_country)
-    hits = offline.geocode_many([_address(r) for r in missing], cancelled=cancelled)
+    hits = offline.geocode_many([_address(r) for r in missing], progress=progress,
+                                cancelled=cancelled)
     placed = 0
     for rec, hit in zip(missing, hits, strict=True):
         if hit is not None:

@@ -21,6 +21,7 @@ def test_import_dry_run_import_rejects_preset_and_export(tmp_path, capsys) -> No
     out = capsys.readouterr().out
     assert "3 rows (cp1252, delimiter ';')" in out and "'Ort' -> city" in out
     assert "row 3, column 'Företagsnamn': Name is empty" in out and not db.exists()
+    assert "row 2: name='Åkes Bageri AB', city='Umeå', phone='+4690123456'" in out
     preset = tmp_path / "preset.json"
     rejects = tmp_path / "rejects.csv"
     code = main(["--db", str(db), "import", str(source), "--map", "Omsättning=notes",
