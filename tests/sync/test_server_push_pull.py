@@ -229,3 +229,18 @@ def test_nul_characters_and_odd_values_never_give_a_500(srv):
     r = srv.client.get("/v1/conflicts", params={"status": "x\x00"}, headers=boss.headers)
     assert r.status_code == 422
     assert srv.client.get("/v1/health").status_code == 200
+
+
+def test_busy_database_is_503_with_retry_after(srv, monkeypatch):
+    from fieldcrm.sync.server import routes
+    from fieldcrm.sync.server.push import Busy
+
+    _t, ann = _setup(srv)
+
+    def busy(*_a, **_k):
+        raise Busy("the database is busy; retry later")
+
+    monkeypatch.setattr(routes.store, "apply_push", busy)
+    r = ann.push_raw([ann.mutation("account", new_id(), "create", {"name": "x"})])
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert "retry later" in r.json()["detail"]

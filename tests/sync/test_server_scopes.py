@@ -230,3 +230,75 @@ def test_g7_slow_writer_is_never_skipped_by_a_concurrent_puller(world):
     for _ in range(4):
         written, seen = _race_once(srv.db, actor, f"territory:{t1}", a1)
         assert written <= seen
+
+
+def test_concurrent_pushes_to_one_account_all_land_with_distinct_versions(world):
+    """Four writers push visits and patches on the same account at once (lock order, retries)."""
+    from fieldcrm.sync.protocol import Mutation, PullRequest
+    from fieldcrm.sync.server.scopes import Actor, compute_scopes
+    from fieldcrm.sync.server.store import apply_push, pull
+
+    srv, t1, _t2, a1, _a2, _boss = world
+    boss_id = srv.add_user("boss2", role="manager")
+    with srv.db.read() as s:
+        actor = Actor(
+            user_id=boss_id,
+            role="manager",
+            device_id="d",
+            scopes=compute_scopes(s, user_id=boss_id, role="manager"),
+        )
+    visits: list[str] = []
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for k in range(3):
+                batch = []
+                for j in range(10):
+                    vid = new_id()
+                    visits.append(vid)
+                    batch.append(
+                        Mutation(
+                            mutation_id=new_id(),
+                            client_seq=j,
+                            entity="visit",
+                            entity_id=vid,
+                            op="append",
+                            fields={
+                                "account_id": a1,
+                                "status": "completed",
+                                "checked_in_at": f"2026-05-0{n + 1}T1{k}:00:0{j}Z",
+                            },
+                        )
+                    )
+                batch.append(
+                    Mutation(
+                        mutation_id=new_id(),
+                        client_seq=99,
+                        entity="account",
+                        entity_id=a1,
+                        op="patch",
+                        base_version=1,
+                        fields={"tags": {"add": [f"w{n}"], "remove": []}},
+                    )
+                )
+                results = apply_push(srv.db, actor=actor, mutations=batch, grace_days=30)
+                assert all(o.result.status in ("applied", "merged") for o in results)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert not errors, errors
+    scope = f"territory:{t1}"
+    page = pull(srv.db, actor=actor, request=PullRequest(cursors={}))
+    got = {c.id for c in page.changes if c.scope == scope and c.entity == "visit"}
+    assert got == set(visits) and len(visits) == 120
+    versions = [c.version for c in page.changes if c.scope == scope and c.entity == "visit"]
+    assert len(set(versions)) == 120  # one version per mutation, none shared across writers
+    acc = next(c for c in page.changes if c.scope == scope and c.id == a1)
+    assert acc.data["tags"] == ["w0", "w1", "w2", "w3"]
+    assert acc.data["last_visit_at"] == "2026-05-04T12:00:09.000000+00:00"
