@@ -89,7 +89,8 @@ class _Stage:
             self.progress(self.base + (self.span * done) // max(total, 1), 100)
 
     def check(self) -> None:
-        self(0, 1)
+        if self.cancelled is not None and self.cancelled():
+            raise Cancelled("Import cancelled.")
 
 
 @dataclass

@@ -189,3 +189,10 @@ def test_owner_column_is_recognised_but_not_applied(db) -> None:
     assert report.created == 2
     assert [str(i) for i in report.issues] == [
         "row 2, column 'Account Owner': owners are not imported: a manager assigns them"]
+
+
+def test_progress_only_moves_forward(db) -> None:
+    seen: list[int] = []
+    rows = "name;city\n" + "".join(f"Firma {i};Umeå\n" for i in range(6_000))
+    _import(db, rows, "accounts", progress=lambda done, total: seen.append(done * 100 // total))
+    assert seen == sorted(seen) and seen[-1] == 100 and len(seen) > 5
