@@ -176,6 +176,8 @@ def test_rep_created_account_is_placed_or_flagged(team):
     assert (a.territory_id, a.needs_assignment) == (t, False)
     assert (b.territory_id, b.needs_assignment) == (south, True)
     assert (c.territory_id, c.needs_assignment) == (None, True)
+    flagged = srv.client.get("/v1/accounts/flagged", headers=boss.headers).json()
+    assert {f["id"] for f in flagged} == {elsewhere, nowhere}
     seen = {ch["id"] for ch in ann.pull_all()}
     assert {inside, elsewhere, nowhere} <= seen  # the creator still sees all three
     # The manager places the flagged account: it leaves the creator's user scope.

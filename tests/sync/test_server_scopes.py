@@ -61,6 +61,10 @@ def test_rep_never_reads_or_writes_outside_their_scopes(world):
     assert r[2]["code"] == "validation"
     assert r[3]["review"] == "needs_review"  # field work is kept, but flagged
     assert _quarantined(srv) == 2
+    boss = srv.login("boss")
+    listed = srv.client.get("/v1/quarantine", headers=boss.headers).json()
+    assert {q["payload"]["entity_id"] for q in listed} >= {a2}
+    assert srv.client.get("/v1/quarantine", headers=ann.headers).status_code == 403
     assert [
         c["id"] for c in bob.pull_all() if c["entity"] == "visit"
     ] == []  # not shown to T2's rep

@@ -23,8 +23,10 @@ from fieldcrm.sync.server.auth import hash_password
 from fieldcrm.sync.server.fields import clean_geometry
 from fieldcrm.sync.server.merge import MODELS, row_scopes, write_fields
 from fieldcrm.sync.server.models import (
+    Account,
     Conflict,
     Device,
+    Quarantine,
     RefreshToken,
     Territory,
     TerritoryAssignment,
@@ -383,3 +385,42 @@ def resolve_conflict(
     session.flush()
     index.flush()
     return conflict_out(c)
+
+
+def list_quarantine(session: Session, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Edits refused for scope reasons (newest first), for the managers' review."""
+    rows = session.scalars(select(Quarantine).order_by(Quarantine.id.desc()).limit(limit))
+    return [
+        {
+            "id": q.id,
+            "mutation_id": q.mutation_id,
+            "user_id": q.user_id,
+            "device_id": q.device_id,
+            "reason": q.reason,
+            "payload": q.payload,
+            "created_at": q.created_at.isoformat(),
+        }
+        for q in rows
+    ]
+
+
+def list_flagged_accounts(session: Session) -> list[dict[str, Any]]:
+    """Rep-created accounts waiting for a manager to place them in a territory."""
+    rows = session.scalars(
+        select(Account)
+        .where(Account.needs_assignment.is_(True), Account.deleted.is_(False))
+        .order_by(Account.created_at)
+    )
+    return [
+        {
+            "id": a.id,
+            "name": a.name,
+            "lat": a.lat,
+            "lon": a.lon,
+            "city": a.city,
+            "territory_id": a.territory_id,
+            "created_by": a.created_by,
+            "row_version": a.row_version,
+        }
+        for a in rows
+    ]

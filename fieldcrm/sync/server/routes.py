@@ -173,3 +173,15 @@ def resolve(
 ) -> ConflictOut:
     """Keep the committed value, or (managers) apply the rejected one."""
     return admin.resolve_conflict(session, actor=actor, conflict_id=conflict_id, action=body.action)
+
+
+@router.get("/quarantine", tags=["manage"])
+def quarantine(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+    """Managers: edits refused because they fell outside the sender's scopes (newest first)."""
+    return admin.list_quarantine(session)
+
+
+@router.get("/accounts/flagged", tags=["manage"])
+def flagged_accounts(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+    """Managers: rep-created accounts to place (push a patch with ``territory_id``)."""
+    return admin.list_flagged_accounts(session)
