@@ -29,7 +29,7 @@ from fieldcrm.sync.protocol import (
     VerifyRequest,
     VerifyResponse,
 )
-from fieldcrm.sync.server import admin, store, tokens
+from fieldcrm.sync.server import admin, review, store, tokens
 from fieldcrm.sync.server.auth import AuthFailed
 from fieldcrm.sync.server.deps import (
     CallerDep,
@@ -164,7 +164,7 @@ def conflicts(
     status: Literal["open", "kept", "applied", ""] = "open",
 ) -> list[ConflictOut]:
     """Managers: the team's conflicts; reps: their own. ``status``: open, kept, applied or empty."""
-    return admin.list_conflicts(session, actor=actor, status=status or None)
+    return review.list_conflicts(session, actor=actor, status=status or None)
 
 
 @router.post("/conflicts/{conflict_id}/resolve", tags=["manage"])
@@ -172,16 +172,18 @@ def resolve(
     conflict_id: str, body: ResolveRequest, actor: CurrentActor, session: SessionDep
 ) -> ConflictOut:
     """Keep the committed value, or (managers) apply the rejected one."""
-    return admin.resolve_conflict(session, actor=actor, conflict_id=conflict_id, action=body.action)
+    return review.resolve_conflict(
+        session, actor=actor, conflict_id=conflict_id, action=body.action
+    )
 
 
 @router.get("/quarantine", tags=["manage"])
 def quarantine(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
     """Managers: edits refused because they fell outside the sender's scopes (newest first)."""
-    return admin.list_quarantine(session)
+    return review.list_quarantine(session)
 
 
 @router.get("/accounts/flagged", tags=["manage"])
 def flagged_accounts(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
     """Managers: rep-created accounts to place (push a patch with ``territory_id``)."""
-    return admin.list_flagged_accounts(session)
+    return review.list_flagged_accounts(session)
