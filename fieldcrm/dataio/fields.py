@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from fieldcrm.errors import InvalidInput
+
 
 class Kind(StrEnum):
     """How a field's cell text is parsed and checked."""
@@ -111,10 +113,10 @@ def field_specs(entity: str) -> dict[str, FieldSpec]:
 
     Raises
     ------
-    ValueError
+    InvalidInput
         If ``entity`` is not one of :data:`ENTITIES`.
     """
     try:
         return {f.name: f for f in FIELDS[entity]}
     except KeyError:
-        raise ValueError(f"Unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}.") from None
+        raise InvalidInput(f"Unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}.") from None

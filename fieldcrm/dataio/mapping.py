@@ -84,7 +84,7 @@ def suggest_mapping(headers: list[str] | tuple[str, ...], entity: str) -> list[C
 
     Raises
     ------
-    ValueError
+    InvalidInput
         If ``entity`` is unknown.
     """
     field_specs(entity)

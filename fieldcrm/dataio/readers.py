@@ -15,6 +15,7 @@ from fieldcrm.errors import Cancelled, ImportFileError
 
 MAX_COLUMNS = 1_000
 MAX_ROWS = 2_000_000
+MAX_CSV_BYTES = 1 << 30  # 1 GiB: the whole file is decoded in memory
 _PROGRESS_EVERY = 5_000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -315,6 +316,8 @@ def read_table(
         return read_xlsx(path, sheet=sheet, progress=progress, cancelled=cancelled)
     if head.startswith(b"\xd0\xcf\x11\xe0") or suffix == ".xls":
         raise ImportFileError(f"{path.name}: old Excel (.xls) files are not read; save as XLSX or CSV.")
+    if path.stat().st_size > MAX_CSV_BYTES:
+        raise ImportFileError(f"{path.name}: larger than 1 GiB; split the file.")
     return read_csv_bytes(
         path.read_bytes(), source=path.name, encoding=encoding, delimiter=delimiter,
         progress=progress, cancelled=cancelled,

@@ -139,3 +139,8 @@ def test_check_mapping() -> None:
         check_mapping("accounts", {0: "amount"}, 2)
     with pytest.raises(InvalidInput, match="does not exist"):
         check_mapping("accounts", {5: "name"}, 2)
+
+
+def test_unknown_entity_is_a_user_error() -> None:
+    with pytest.raises(InvalidInput, match="Unknown entity 'planets'"):
+        suggest_mapping(["name"], "planets")
