@@ -139,7 +139,10 @@ def merge_accounts(*, session: Session, survivor_id: str, other_id: str, actor_r
     journal: dict[str, Any] = {"survivor": survivor.id, "other": other.id, "mutations": [],
                                "before": {k: jsonable(v) for k, v in _fields(survivor).items()},
                                "copies": [], "removed": []}
-    merged = merge_fields(_fields(survivor), _fields(other), choices)
+    try:
+        merged = merge_fields(_fields(survivor), _fields(other), choices)
+    except ValueError as exc:
+        raise InvalidInput(f"Cannot merge: {exc}.") from None
     if survivor.last_visit_at and other.last_visit_at:
         merged["last_visit_at"] = max(survivor.last_visit_at, other.last_visit_at)
     merged["tags"] = ",".join(merged.get("tags") or ())

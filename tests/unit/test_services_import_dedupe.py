@@ -58,6 +58,9 @@ def test_find_merge_and_undo(db) -> None:
         assert "same phone" in found[0].reasons
         preview = {m.field: m.choice for m in preview_merge(session=session, survivor_id=a, other_id=b)}
         assert preview["email"] == "b" and preview["notes"] == "both" and preview["name"] == "a"
+        with pytest.raises(InvalidInput, match="unknown merge choice"):
+            merge_accounts(session=session, survivor_id=a, other_id=b, actor_role=Role.MANAGER,
+                           choices={"name": "c"})
         with pytest.raises(InvalidInput, match="Only a manager"):
             merge_accounts(session=session, survivor_id=a, other_id=b, actor_role=Role.REP)
         result = merge_accounts(session=session, survivor_id=a, other_id=b, actor_role=Role.MANAGER)
