@@ -6,6 +6,8 @@ One engine per database file; sessions are made per operation from ``Database.se
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,19 +46,37 @@ def _alembic_config():  # type: ignore[no-untyped-def]
     return cfg
 
 
+_REV = re.compile(r'^(down_)?revision\s*=\s*["\']?([\w]+|None)["\']?', re.MULTILINE)
+
+
+@functools.cache
+def _revision_graph() -> dict[str, str | None]:
+    """Return {revision: down_revision} read from the migration files' text.
+
+    Reading the text rather than importing Alembic keeps opening an up-to-date database fast
+    (Alembic is imported only when there is something to migrate).
+    """
+    graph: dict[str, str | None] = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        found = dict((bool(down), rev) for down, rev in _REV.findall(path.read_text("utf-8")))
+        if False in found:
+            down = found.get(True)
+            graph[found[False]] = None if down in (None, "None") else down
+    return graph
+
+
 def head_revision() -> str:
     """Return the newest migration revision this fieldcrm knows."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    graph = _revision_graph()
+    heads = set(graph) - {d for d in graph.values() if d}
+    if len(heads) != 1:
+        raise DatabaseError(f"fieldcrm's migrations have {len(heads)} heads; this install is broken.")
+    return heads.pop()
 
 
 def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    return {rev.revision for rev in ScriptDirectory.from_config(_alembic_config()).walk_revisions()}
+    """Return every migration revision this fieldcrm knows."""
+    return set(_revision_graph())
 
 
 def current_revision(engine: Engine) -> str | None:

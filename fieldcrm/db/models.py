@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,6 +92,7 @@ class AccountRecord(SyncedMixin, Base):
 
     __table_args__ = (
         Index("ix_account_name", "name"),
+        Index("ix_account_name_nocase", text("name COLLATE NOCASE"), "id"),
         Index("ix_account_status", "status"),
         Index("ix_account_tier_last_visit", "tier", "last_visit_at"),
         Index("ix_account_territory", "territory_id"),

@@ -209,12 +209,18 @@ def fts_query(text_: str) -> str:
 
 
 def _text_condition(query: str):  # type: ignore[no-untyped-def]
-    a = text("account.rowid IN (SELECT rowid FROM account_fts WHERE account_fts MATCH :q)")
-    c = text("account.id IN (SELECT contact.account_id FROM contact WHERE contact.rowid IN "
-             "(SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q))")
-    v = text("account.id IN (SELECT visit.account_id FROM visit WHERE visit.rowid IN "
-             "(SELECT rowid FROM visit_fts WHERE visit_fts MATCH :q))")
-    return or_(a, c, v).self_group(), {"q": query}
+    # One set of matching account ids (a UNION), probed by primary key: an OR of three INs
+    # would make SQLite test every account row.
+    ids = text(
+        "account.id IN ("
+        "SELECT a.id FROM account AS a WHERE a.rowid IN "
+        "(SELECT rowid FROM account_fts WHERE account_fts MATCH :q) "
+        "UNION SELECT c.account_id FROM contact AS c WHERE c.rowid IN "
+        "(SELECT rowid FROM contact_fts WHERE contact_fts MATCH :q) "
+        "UNION SELECT v.account_id FROM visit AS v WHERE v.rowid IN "
+        "(SELECT rowid FROM visit_fts WHERE visit_fts MATCH :q))"
+    )
+    return ids, {"q": query}
 
 
 def _overdue_condition(cadence: dict[str, int], now: datetime):  # type: ignore[no-untyped-def]
@@ -276,6 +282,8 @@ def query_accounts(
         "city": AccountRecord.city, "region": AccountRecord.region, "territory": terr.name,
         "owner": owner.name, "last_visit": AccountRecord.last_visit_at,
     }.get(sort, AccountRecord.name)
+    if sort in ("name", "city", "region"):
+        order = order.collate("NOCASE")  # Åby after aby, not after every capital
     stmt = (
         select(AccountRecord.id, AccountRecord.name, AccountRecord.status, AccountRecord.tier,
                AccountRecord.city, AccountRecord.region, AccountRecord.owner_id, owner.name,
@@ -283,7 +291,7 @@ def query_accounts(
                AccountRecord.last_visit_at)
         .outerjoin(owner, owner.id == AccountRecord.owner_id)
         .outerjoin(terr, terr.id == AccountRecord.territory_id)
-        .where(AccountRecord.id.in_(ids))
+        .where(ids.whereclause)
         .order_by(order.desc() if descending else order.asc(), AccountRecord.id)
         .offset(offset).limit(limit)
     )

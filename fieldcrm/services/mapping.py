@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import select, text
@@ -16,8 +17,10 @@ from fieldcrm.db.types import UTCDateTime, utcnow
 from fieldcrm.domain.records import AccountFilter, Territory
 from fieldcrm.errors import NotFound
 from fieldcrm.geo.distance import EARTH_RADIUS_KM
-from fieldcrm.geo.maps import MapPoints, MapTerritory, build_account_map
 from fieldcrm.services.accounts import cadence_days, matching_ids
+
+if TYPE_CHECKING:
+    from fieldcrm.geo.maps import MapPoints
 
 PRECISE_SOURCES = frozenset({"manual", "rooftop", "street"})
 _UTC = UTCDateTime()
@@ -34,6 +37,8 @@ def list_territories(*, session: Session) -> list[Territory]:
 
 def map_points(*, session: Session, now: datetime | None = None) -> MapPoints:
     """Return every live account that has coordinates, as columns for the map."""
+    from fieldcrm.geo.maps import MapPoints  # folium is heavy: load it only for the map
+
     now = now or utcnow()
     cadence = cadence_days(session)
     rows = session.execute(text(
@@ -56,6 +61,8 @@ def map_points(*, session: Session, now: datetime | None = None) -> MapPoints:
 def build_map(*, session: Session, out_dir: Path, color_by: str = "status",
               tile_url: str | None = None) -> Path:
     """Write the map page for every account and territory; return the HTML file's path."""
+    from fieldcrm.geo.maps import MapTerritory, build_account_map
+
     territories = [MapTerritory(t.id, t.name, t.color, t.geojson)
                    for t in list_territories(session=session)]
     return build_account_map(points=map_points(session=session), territories=territories,

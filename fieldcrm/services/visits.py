@@ -220,14 +220,13 @@ def agenda(*, session: Session, day: date, tz: tzinfo, rep_id: str | None = None
     if rep_id:
         stmt = stmt.where(VisitRecord.rep_id == rep_id)
     planned = tuple(to_visit(v, n) for v, n in session.execute(stmt.order_by(VisitRecord.planned_at)))
-    latest = (select(VisitRecord.account_id, func.max(VisitRecord.checked_in_at).label("last"))
-              .where(VisitRecord.status == "completed").group_by(VisitRecord.account_id).subquery())
+    # A follow-up is due when it belongs to the account's latest visit (account.last_visit_at
+    # is that visit's time, kept as a max), so no GROUP BY over every visit is needed.
     due = (select(VisitRecord, AccountRecord.name)
-           .join(latest, and_(latest.c.account_id == VisitRecord.account_id,
-                              latest.c.last == VisitRecord.checked_in_at))
-           .join(AccountRecord, AccountRecord.id == VisitRecord.account_id)
+           .join(AccountRecord, and_(AccountRecord.id == VisitRecord.account_id,
+                                     AccountRecord.last_visit_at == VisitRecord.checked_in_at))
            .where(VisitRecord.follow_up_on.is_not(None), VisitRecord.follow_up_on <= day,
-                  AccountRecord.deleted.is_(False)))
+                  VisitRecord.status == "completed", AccountRecord.deleted.is_(False)))
     if rep_id:
         due = due.where(VisitRecord.rep_id == rep_id)
     follow = tuple(to_visit(v, n) for v, n in session.execute(due.order_by(VisitRecord.follow_up_on).limit(500)))
