@@ -187,10 +187,12 @@ def _write_accounts(session: Session, table: Table, mapping: dict[int, str], val
                     result: _Result, stage: _Stage, *, update_existing: bool, geocode: bool,
                     options: Options, check_duplicates: bool) -> None:
     index = AccountIndex(session) if update_existing else None
-    owner = next((c for c, f in mapping.items() if f == "owner"), None)
-    if owner is not None and validated.records:  # said once, not on every row
-        result.issues.append(Issue(validated.records[0]["_row"], table.headers[owner], "owner",
-                                   "owners are not imported: a manager assigns them", WARNING))
+    unused = {"owner": "owners are not imported: a manager assigns them",
+              "external_id": "ids of the other system are not kept (no place for them yet)"}
+    for column, name in sorted(mapping.items()):
+        if name in unused and validated.records:  # said once, not on every row
+            result.issues.append(Issue(validated.records[0]["_row"], table.headers[column], name,
+                                       unused[name], WARNING))
     new_rows: list[dict[str, Any]] = []
     new_numbers: list[int] = []
     contacts: list[tuple[str, str]] = []
