@@ -13,6 +13,9 @@ def test_health_and_openapi(srv):
     assert r.headers["X-Sync-Protocol"] == "1"
     spec = srv.client.get("/openapi.json").json()
     assert "/v1/sync/push" in spec["paths"] and "/v1/sync/pull" in spec["paths"]
+    ref = spec["paths"]["/v1/sync/push"]["post"]["requestBody"]["content"]["application/json"]
+    assert ref["schema"]["$ref"].rsplit("/", 1)[-1] in spec["components"]["schemas"]
+    assert "Mutation" in spec["components"]["schemas"]
     assert srv.client.get("/docs").status_code == 200
 
 
@@ -149,3 +152,11 @@ def test_protocol_header_outside_range_gets_426(srv):
         "/v1/sync/pull", json={"cursors": {}}, headers={**dev.headers, "X-Schema-Version": "99"}
     )
     assert r.status_code == 426 and "schema" in r.json()["detail"]
+
+
+def test_push_body_with_newer_schema_gets_426(srv):
+    srv.add_user("ann")
+    dev = srv.login("ann")
+    body = {"device_id": dev.tokens["device_id"], "schema_version": 2, "mutations": []}
+    r = srv.client.post("/v1/sync/push", json=body, headers=dev.headers)
+    assert r.status_code == 426 and "schema version 2" in r.json()["detail"]

@@ -103,7 +103,29 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app.include_router(router)
     app.include_router(sync)
+    _document_push_body(app)
     return app
+
+
+def _document_push_body(app: FastAPI) -> None:
+    """The push body is read by hand (size cap first); put its schema into the OpenAPI doc."""
+    from fastapi.openapi.utils import get_openapi
+
+    from fieldcrm.sync.protocol import PushRequest
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema = PushRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(schema.pop("$defs", {}))
+            schemas["PushRequest"] = schema
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

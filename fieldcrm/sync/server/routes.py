@@ -119,6 +119,10 @@ def sync_push(
 ) -> PushResponse:
     """Apply up to 100 mutations in client_seq order, one transaction each; a result per mutation."""
     actor = caller.actor
+    if body.schema_version > SCHEMA_VERSION:
+        raise HTTPException(
+            426, f"schema version {body.schema_version} is newer than the server's {SCHEMA_VERSION}"
+        )
     if body.device_id != actor.device_id:
         raise HTTPException(403, "device_id does not match the access token's device")
     if len({m.mutation_id for m in body.mutations}) != len(body.mutations):
