@@ -302,14 +302,7 @@ def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:
     if code == 401:
         if login:
             return SyncError(WRONG_LOGIN, kind="auth")
-        if "revoked" in detail:
-            return SyncError(
-                "This laptop was revoked by an administrator; your unsynced changes are kept.",
-                kind="auth",
-            )
-        return SyncError(
-            f"Your sync login is no longer valid ({detail}); log in again.", kind="auth"
-        )
+        return SyncError(_auth_message(detail), kind="auth")
     if code == 426:
         return SyncError(
             f"The sync server does not support this version of fieldcrm ({detail}). Update "
@@ -319,6 +312,17 @@ def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:
     if code == 403:
         return SyncError(f"The sync server refused: {detail}", kind="forbidden")
     return SyncError(f"The sync server refused the request ({code}): {detail}", kind="server")
+
+
+def _auth_message(detail: str) -> str:
+    """Say plainly why the server refused our token; the outbox is always kept."""
+    if "revoked" in detail:
+        return "This laptop was revoked by an administrator; your unsynced changes are kept."
+    if "disabled" in detail:
+        return "Your user account is disabled on the sync server; your changes are kept."
+    if "expired" in detail or "already used" in detail or "unknown" in detail:
+        return "Your sync login has expired; log in again with your password."
+    return f"The sync server did not accept your login ({detail}); log in again."
 
 
 def status_of(exc: SyncError) -> dict[str, Any]:

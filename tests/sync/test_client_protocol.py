@@ -159,3 +159,19 @@ def test_big_batches_are_split_under_1_mb_and_unsendable_entries_are_refused(
     with a.session() as s:
         bad = s.query(OutboxRecord).filter(OutboxRecord.state == "rejected").one()
     assert "cannot be sent" in bad.last_error
+
+
+def test_expired_refresh_token_is_said_plainly(lite: Any, laptops: Any) -> None:
+    rep_with_territory(lite)
+    a = laptops("anna", lite.client)
+    stale = a.client.refresh_token
+    a.client.refresh()  # rotates: the old token stops working
+    fresh = SyncClient(lite.client, retry=RetryPolicy(attempts=0))
+    fresh.refresh_token = stale
+    a.client = fresh
+    a.create_account("Waiting")
+    with pytest.raises(SyncError) as err:
+        a.sync()
+    assert err.value.kind == "auth"
+    assert str(err.value) == "Your sync login has expired; log in again with your password."
+    assert a.count(OutboxRecord, OutboxRecord.state.in_(("pending", "inflight"))) == 1
