@@ -140,12 +140,17 @@ class MainWindow(QMainWindow):
 
     def show_account(self, account_id: str) -> None:
         """Show an account in the Account tab and mark it on the map and in the list."""
-        self._account_id = account_id
-        self.act_log.setEnabled(True)
-        self.tabs.panel(Tab.ACCOUNT).show_account(account_id)
-        self.accounts.select_account(account_id)
-        if self.tabs.made(Tab.MAP) is not None:
-            self.tabs.made(Tab.MAP).select_account(account_id)
+        if getattr(self, "_showing", False):
+            return  # the account panel echoes the account it shows
+        self._showing, self._account_id = True, account_id
+        try:
+            self.act_log.setEnabled(True)
+            self.tabs.panel(Tab.ACCOUNT).show_account(account_id)
+            self.accounts.select_account(account_id)
+            if self.tabs.made(Tab.MAP) is not None:
+                self.tabs.made(Tab.MAP).select_account(account_id)
+        finally:
+            self._showing = False
 
     # -- panels of the lazy tabs ----------------------------------------------------------------
     def _make_account_panel(self) -> QWidget:
@@ -154,6 +159,7 @@ class MainWindow(QMainWindow):
         panel = AccountPanel(self.runner)
         panel.sig_show_on_map.connect(self._on_account_show_on_map)
         panel.sig_plan_route.connect(self._on_plan_route)
+        panel.sig_account_changed.connect(self.show_account)
         return panel
 
     def _make_map_panel(self) -> QWidget:
@@ -162,6 +168,7 @@ class MainWindow(QMainWindow):
         panel = MapPanel(self.runner)
         panel.sig_account_clicked.connect(self._open_account)
         panel.sig_selection_changed.connect(self._on_map_selection_changed)
+        panel.sig_polygon_drawn.connect(self._on_map_polygon_drawn)
         if self._filter != AccountFilter():
             panel.set_filter(self._filter)
         if self._account_id:
@@ -240,7 +247,14 @@ class MainWindow(QMainWindow):
         self._route_ids = list(account_ids)
         if self.tabs.made(Tab.ROUTE) is not None:
             self.tabs.made(Tab.ROUTE).set_accounts(self._route_ids)
+        if self.tabs.made(Tab.TERRITORIES) is not None:
+            self.tabs.made(Tab.TERRITORIES).on_map_selection(account_ids)
         self._say(f"{len(account_ids)} accounts picked; the Route tab plans a day with them.")
+
+    @Slot(str)
+    def _on_map_polygon_drawn(self, geojson: str) -> None:
+        self.tabs.setCurrentIndex(Tab.TERRITORIES)
+        self.tabs.panel(Tab.TERRITORIES).on_polygon_drawn(geojson)
 
     def _open(self, module: str, name: str, *args: Any) -> Any:
         """Open a dialog of ``fieldcrm.ui.panels.<module>`` (imported on first use)."""
