@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,12 @@ from sqlalchemy import select
 from fieldcrm.db.models import AccountRecord, SyncConflictRecord, SyncQuarantineRecord
 from fieldcrm.domain.enums import Role
 from fieldcrm.services.accounts import delete_account
-from fieldcrm.services.sync_conflicts import list_conflicts, list_quarantine, resolve_conflict
+from fieldcrm.services.sync_conflicts import (
+    export_unsynced,
+    list_conflicts,
+    list_quarantine,
+    resolve_conflict,
+)
 from tests.sync.client_helpers import assert_converged, rep_with_territory
 
 pytest_plugins = ["tests.sync.conftest_client"]
@@ -180,7 +187,7 @@ def test_delete_against_edit_keeps_the_edit_as_gone_conflict(lite: Any, laptops:
 
 @pytest.mark.parametrize("how", ["reassign", "revoke"])
 def test_edit_against_reassignment_or_revocation_is_quarantined(
-    lite: Any, laptops: Any, how: str
+    lite: Any, laptops: Any, how: str, tmp_path: Path
 ) -> None:
     t, rep, boss = _team(lite, laptops)
     lite.add_user("bert")
@@ -202,6 +209,10 @@ def test_edit_against_reassignment_or_revocation_is_quarantined(
     assert q.entity_id == acc and q.fields == {"notes": "mine"}
     assert rep.count(AccountRecord) == 0  # purged: reachable only through the lost scope
     assert rep.count(SyncQuarantineRecord) == 1
+    out = tmp_path / "unsynced.csv"
+    assert export_unsynced(rep.db, out) == 1  # the rep can hand it to a manager
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert rows[1][:3] == ["quarantine", "account", acc] and "mine" in rows[1][5]
     bert.sync()  # G9: the other side gains it within one sync
     assert bert.account(acc) is not None
     for lap in (rep, bert, boss):
