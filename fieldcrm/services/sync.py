@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from fieldcrm.db.engine import Database
@@ -338,8 +338,28 @@ def sync_once(
     summary.seconds = round(time.monotonic() - started, 3)
     with db.session() as s:
         set_meta(s, "last_sync_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        _prune_acked(s)
         s.commit()
     return summary
+
+
+ACKED_KEEP_DAYS = 30
+
+
+def _prune_acked(s: Session) -> None:
+    """Acked entries are history only; keep a month of them (rejected/quarantined stay)."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from fieldcrm.db.types import utcnow
+
+    cutoff = utcnow() - timedelta(days=ACKED_KEEP_DAYS)
+    top = s.scalar(select(func.max(OutboxRecord.client_seq))) or 0
+    # the newest entry stays, so SQLite never hands out a client_seq twice
+    s.execute(delete(OutboxRecord).where(OutboxRecord.state == "acked",
+                                         OutboxRecord.created_at < cutoff,
+                                         OutboxRecord.client_seq < top))
 
 
 SKEW_WARNING_S = 300
