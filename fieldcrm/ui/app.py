@@ -17,26 +17,16 @@ from fieldcrm.config import APP_NAME, ORG_NAME, default_db_path, env_setting, lo
 
 log = logging.getLogger(__name__)
 SCREENSHOT_SIZE = (1400, 900)
-_pinned = False
 
 
 def pin_refcounts() -> None:
-    """Work around PySide6 6.12.0 on Python < 3.12 dropping references to True and None.
+    """Work around PySide6 6.12.0 on Python < 3.12 losing references to True and None.
 
-    ``SignalInstance.emit()`` returns True without taking a reference (``ui/widgets/qtfix.py``
-    patches that when it detects it) and void C++ calls do the same with None, so the process
-    aborts with "bool_dealloc"/"none_dealloc" after some thousands of calls. Python 3.12 made
-    these objects immortal; before that, pin their counts far out of reach (once per process).
-    PySide6 6.11.3 does not have the emit bug (checked with a probe script).
+    See :mod:`fieldcrm.ui.widgets.qtfix`, which holds both workarounds.
     """
-    global _pinned
-    if _pinned or sys.version_info >= (3, 12):
-        return
-    import ctypes
+    from fieldcrm.ui.widgets import qtfix
 
-    for obj in (True, False, None):
-        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
-    _pinned = True
+    qtfix.install()
 
 
 def _prepare_environment(headless: bool) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal, SignalInstance
 
 _PROBES = 16
 _installed = False
+_pinned = False
 
 
 class _Probe(QObject):
@@ -33,9 +34,24 @@ def emit_loses_true() -> bool:
     return before - sys.getrefcount(True) >= _PROBES
 
 
+def pin_refcounts() -> None:
+    """Raise the reference counts of True, False and None far out of reach (Python < 3.12).
+
+    PySide6 6.12.0 also drops a reference to None on every void C++ call, which no wrapper can
+    catch; Python 3.12 made these objects immortal, and this does the same for 3.11.
+    """
+    global _pinned
+    if _pinned or sys.version_info >= (3, 12):
+        return
+    for obj in (True, False, None):
+        ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
+    _pinned = True
+
+
 def install() -> bool:
-    """Patch ``SignalInstance.emit`` if this PySide6 has the bug; return whether it patched."""
+    """Apply both workarounds (idempotent); return whether ``emit`` needed patching."""
     global _installed
+    pin_refcounts()
     if _installed or not emit_loses_true():
         return False
     original = SignalInstance.emit
