@@ -15,14 +15,25 @@ from fieldcrm.domain.ids import new_id
 OPS = ("create", "patch", "delete", "append")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Return ``value`` as the outbox stores it in JSON (ISO dates and times, lists for sets)."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
+
+
+def mutation_row(*, entity: str, entity_id: str, op: str, fields: dict[str, Any],
+                 base_version: int = 0) -> dict[str, Any]:
+    """Return the column values of one pending outbox mutation (for single and bulk inserts)."""
+    if op not in OPS:
+        raise ValueError(f"unknown outbox op {op!r}")
+    return {"mutation_id": new_id(), "entity": entity, "entity_id": entity_id, "op": op,
+            "base_version": base_version, "state": "pending",
+            "fields_json": json.dumps(jsonable(fields), sort_keys=True)}
 
 
 def enqueue(
@@ -35,17 +46,8 @@ def enqueue(
     base_version: int = 0,
 ) -> OutboxRecord:
     """Add one mutation to the outbox (the caller's transaction commits it with the change)."""
-    if op not in OPS:
-        raise ValueError(f"unknown outbox op {op!r}")
-    record = OutboxRecord(
-        mutation_id=new_id(),
-        entity=entity,
-        entity_id=entity_id,
-        op=op,
-        base_version=base_version,
-        fields_json=json.dumps({k: _jsonable(v) for k, v in fields.items()}, sort_keys=True),
-        state="pending",
-    )
+    record = OutboxRecord(**mutation_row(entity=entity, entity_id=entity_id, op=op, fields=fields,
+                                         base_version=base_version))
     session.add(record)
     return record
 

@@ -3,18 +3,17 @@ search re-indexing once instead of per row."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from fieldcrm.db.models import AccountRecord, ContactRecord, OutboxRecord, VisitRecord
+from fieldcrm.db.outbox import mutation_row
 from fieldcrm.db.search_sql import drop_trigger_statements, rebuild_statements, trigger_statements
 from fieldcrm.db.types import utcnow
-from fieldcrm.domain.ids import new_id
 
 CHUNK = 5_000
 Tick = Callable[[int, int], None]
@@ -62,20 +61,9 @@ def _default(column: Any, now: datetime) -> Any:
     return now if callable(arg) else arg
 
 
-def jsonable(value: Any) -> Any:
-    """Return ``value`` as the outbox stores it in JSON (ISO dates, lists for tuples)."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    return value
-
-
 def enqueue_many(session: Session, entity: str, items: list[tuple[str, str, dict[str, Any]]],
                   stage: Tick) -> None:
-    """Add outbox mutations (entity id, op, fields) in bulk, as ``db.outbox.enqueue`` writes them."""
-    rows = [{"mutation_id": new_id(), "entity": entity, "entity_id": entity_id, "op": op,
-             "base_version": 0, "state": "pending",
-             "fields_json": json.dumps({k: jsonable(v) for k, v in fields.items()}, sort_keys=True)}
+    """Add outbox mutations (entity id, op, fields) in bulk, exactly as ``db.outbox.enqueue`` does."""
+    rows = [mutation_row(entity=entity, entity_id=entity_id, op=op, fields=fields)
             for entity_id, op, fields in items]
     insert_rows(session, OutboxRecord, rows, stage)

@@ -20,7 +20,7 @@ from fieldcrm.db.models import (
     SaleRecord,
     VisitRecord,
 )
-from fieldcrm.db.outbox import enqueue
+from fieldcrm.db.outbox import enqueue, jsonable
 from fieldcrm.db.types import utcnow
 from fieldcrm.domain.enums import Role
 from fieldcrm.domain.ids import new_id
@@ -32,7 +32,6 @@ from fieldcrm.geo.dedupe import (
     merge_fields,
     merge_preview,
 )
-from fieldcrm.services.bulk_write import jsonable
 from fieldcrm.services.importing import ACCOUNT_FIELDS
 
 Progress = Callable[[int, int], None]
