@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from fieldcrm.errors import FieldCrmError, InvalidInput, NotFound
 from fieldcrm.sync.protocol import HEADER_PROTOCOL, HEADER_SCHEMA, PROTOCOL_VERSION, SCHEMA_VERSION
@@ -49,6 +50,7 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Busy)
     @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
     async def _busy(_r: Request, exc: Exception) -> JSONResponse:
         log.error("database unavailable: %s", type(exc).__name__)
         return JSONResponse(
