@@ -255,46 +255,58 @@ class SyncClient:
         auth: bool = True,
         login: bool = False,
     ) -> _M:
-        refreshed = False
+        """One request with retries; an expired access token is refreshed once (free)."""
         payload = body.model_dump(mode="json")
-        for attempt in range(self.retry.attempts + 1):
-            if self.cancelled():
-                raise Cancelled("sync cancelled")
-            last = attempt == self.retry.attempts
-            try:
-                self.requests += 1
-                extra = {} if self.timeout is None else {"timeout": self.timeout}
-                response = self.http.request(
-                    method, self.base_url + path, json=payload, headers=self._headers(auth), **extra
-                )
-            except httpx.TransportError as exc:
-                if last:
-                    raise SyncError(
-                        f"Cannot reach the sync server ({type(exc).__name__}); working offline.",
-                        kind="offline",
-                    ) from None
-                self._wait(self.retry.delay(attempt, self._rng))
+        attempt, refreshed = 0, False
+        while True:
+            response = self._send(method, path, payload, auth=auth, attempt=attempt)
+            if response is None:
+                attempt += 1
                 continue
-            self._note_skew(response)
             code = response.status_code
             if code == 401 and auth and not refreshed and "expired" in _detail(response):
                 self.refresh()
                 refreshed = True
                 continue
             if code in (429, 503) or code >= 500:
-                if last:
+                if attempt >= self.retry.attempts:
                     raise SyncError(f"The sync server is busy: {_detail(response)}", kind="busy")
                 self._wait(self.retry.delay(attempt, self._rng, retry_hint(response)))
+                attempt += 1
                 continue
             if code >= 400:
                 raise _error(code, response, login=login)
-            try:
-                return out.model_validate(response.json())
-            except (ValidationError, ValueError) as exc:
+            return _parse(response, out)
+
+    def _send(
+        self, method: str, path: str, payload: Any, *, auth: bool, attempt: int
+    ) -> httpx.Response | None:
+        """Send once; None after a transport error (having waited), offline on the last try."""
+        if self.cancelled():
+            raise Cancelled("sync cancelled")
+        self.requests += 1
+        extra = {} if self.timeout is None else {"timeout": self.timeout}
+        try:
+            response = self.http.request(
+                method, self.base_url + path, json=payload, headers=self._headers(auth), **extra
+            )
+        except httpx.TransportError as exc:
+            if attempt >= self.retry.attempts:
                 raise SyncError(
-                    f"The sync server sent an unreadable answer: {exc}", kind="server"
+                    f"Cannot reach the sync server ({type(exc).__name__}); working offline.",
+                    kind="offline",
                 ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+            self._wait(self.retry.delay(attempt, self._rng))
+            return None
+        self._note_skew(response)
+        return response
+
+
+def _parse(response: httpx.Response, out: type[_M]) -> _M:
+    try:
+        return out.model_validate(response.json())
+    except (ValidationError, ValueError) as exc:
+        raise SyncError(f"The sync server sent an unreadable answer: {exc}", kind="server") from None
 
 
 def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:

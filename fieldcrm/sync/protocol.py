@@ -38,6 +38,8 @@ HEADER_RETRY_AFTER = "Retry-After"
 MAX_PUSH_MUTATIONS = 100
 MAX_PUSH_BYTES = 1_000_000
 MAX_PULL_LIMIT = 500
+MAX_PULL_BYTES = 1_000_000
+"""A pull page stops near this much row data (one version is never split)."""
 DEFAULT_PULL_LIMIT = 500
 
 

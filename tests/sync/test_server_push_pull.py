@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fieldcrm.domain.ids import new_id
 from fieldcrm.sync.protocol import scope_digest
 
@@ -215,16 +217,19 @@ def test_nul_characters_and_odd_values_never_give_a_500(srv):
     foreign = srv.territory("Foreign")
     acc = new_id()
     boss.push(boss.mutation("account", acc, "create", {"name": "F", "territory_id": foreign}))
-    r = ann.push(ann.mutation("account", new_id(), "create", {"name": "bad\x00name"}),
-                 ann.mutation("account", acc, "patch", {"notes": "x\x00y", "bogus\x00": 1},
-                              base_version=1))
+    r = ann.push(
+        ann.mutation("account", new_id(), "create", {"name": "bad\x00name"}),
+        ann.mutation("account", acc, "patch", {"notes": "x\x00y", "bogus\x00": 1}, base_version=1),
+    )
     assert r[0]["code"] == "validation" and "NUL" in r[0]["message"]
     assert r[1]["code"] in ("validation", "forbidden_scope")
     bad_id = ann.mutation("account", "id\x00", "create", {"name": "x"})
     assert ann.push_raw([bad_id]).status_code == 422
     r = srv.client.post("/v1/auth/token", json={"username": "a\x00b", "password": "whatever-1"})
     assert r.status_code == 422
-    r = srv.client.post("/v1/territories/x%00y/assign", json={"user_id": None}, headers=boss.headers)
+    r = srv.client.post(
+        "/v1/territories/x%00y/assign", json={"user_id": None}, headers=boss.headers
+    )
     assert 400 <= r.status_code < 500
     r = srv.client.get("/v1/conflicts", params={"status": "x\x00"}, headers=boss.headers)
     assert r.status_code == 422
@@ -244,3 +249,25 @@ def test_busy_database_is_503_with_retry_after(srv, monkeypatch):
     r = ann.push_raw([ann.mutation("account", new_id(), "create", {"name": "x"})])
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     assert "retry later" in r.json()["detail"]
+
+
+def test_pull_pages_stay_near_one_megabyte(srv):
+    _t, ann = _setup(srv)
+    ids = [new_id() for _ in range(80)]
+    for start in (0, 40):  # 40 x 20 kB notes per push stays under the 1 MB push cap
+        ann.push(
+            *[
+                ann.mutation("account", a, "create", {"name": "Big", "notes": "n" * 20_000})
+                for a in ids[start : start + 40]
+            ]
+        )
+    seen, sizes = set(), []
+    while True:
+        page = ann.pull_once()
+        sizes.append(len(json.dumps(page)))
+        seen |= {c["id"] for c in page["changes"]}
+        ann.cursors = page["next_cursors"]
+        if not page["has_more"]:
+            break
+    assert set(ids) <= seen and len(sizes) >= 2
+    assert max(sizes) < 1_100_000

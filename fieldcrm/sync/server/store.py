@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fieldcrm.sync.protocol import (
+    MAX_PULL_BYTES,
     Change,
     ChangeOp,
     Cursor,
@@ -87,6 +89,8 @@ def pull(db: Database, *, actor: Actor, request: PullRequest) -> PullResponse:
             if not bad:
                 starts[scope] = cur.version
         changes, has_more = _page(session, starts, counters, next_cursors, request.limit)
+        changes, cut = _cap_bytes(changes, starts, next_cursors)
+        has_more = has_more or cut
         return PullResponse(
             scopes=infos, changes=changes, next_cursors=next_cursors, has_more=has_more
         )
@@ -125,6 +129,38 @@ def _page(
         end = rows[-1].version if more else last
         next_cursors[scope] = Cursor(epoch=next_cursors[scope].epoch, version=end)
     return _with_data(session, picked), has_more
+
+
+def _first_over_cap(changes: list[Change]) -> int | None:
+    total = 0
+    for idx, change in enumerate(changes):
+        total += 80 + (len(json.dumps(change.data, default=str)) if change.data else 0)
+        if total > MAX_PULL_BYTES:
+            return idx
+    return None
+
+
+def _cap_bytes(
+    changes: list[Change], starts: dict[str, int], next_cursors: dict[str, Cursor]
+) -> tuple[list[Change], bool]:
+    """Trim a page to about MAX_PULL_BYTES of data, at a version boundary; rewind cursors."""
+    idx = _first_over_cap(changes)
+    if idx is None:
+        return changes, False
+    group = (changes[idx].scope, changes[idx].version)
+    keep = idx
+    while keep > 0 and (changes[keep - 1].scope, changes[keep - 1].version) == group:
+        keep -= 1
+    if keep == 0:  # one version bigger than the cap on its own: it goes whole
+        keep = idx + 1
+        while keep < len(changes) and (changes[keep].scope, changes[keep].version) == group:
+            keep += 1
+    kept, dropped = changes[:keep], changes[keep:]
+    last_kept = {c.scope: c.version for c in kept}
+    for scope in {c.scope for c in dropped}:
+        version = last_kept.get(scope, starts[scope])
+        next_cursors[scope] = Cursor(epoch=next_cursors[scope].epoch, version=version)
+    return kept, bool(dropped)
 
 
 def _scope_rows(
