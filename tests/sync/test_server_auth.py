@@ -23,9 +23,9 @@ def test_wrong_password_gets_plain_401(srv):
     srv.add_user("ann")
     r = srv.client.post("/v1/auth/token", json={"username": "ann", "password": "nope-nope"})
     assert r.status_code == 401
-    assert r.json() == {"detail": "wrong username or password"}
+    assert r.json() == {"detail": "wrong username or password", "code": "wrong_login"}
     r = srv.client.post("/v1/auth/token", json={"username": "ghost", "password": "nope-nope"})
-    assert r.status_code == 401 and r.json() == {"detail": "wrong username or password"}
+    assert r.status_code == 401 and r.json()["detail"] == "wrong username or password"
 
 
 def test_missing_and_tampered_token_get_401(srv):
@@ -64,6 +64,7 @@ def test_expired_token_then_refresh_rotation(make_harness):
     time.sleep(1.6)
     r = srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=dev.headers)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
+    assert r.json()["code"] == "token_expired"
     old = dev.tokens["refresh_token"]
     r = srv.client.post("/v1/auth/refresh", json={"refresh_token": old})
     assert r.status_code == 200
@@ -92,6 +93,7 @@ def test_revoked_device_and_disabled_user_get_401(srv):
         admin.set_disabled(s, username="bob")
     r = srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=dev.headers)
     assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert r.json()["code"] == "device_revoked" and r.headers["WWW-Authenticate"] == "Bearer"
     r = srv.client.post("/v1/auth/refresh", json={"refresh_token": dev.tokens["refresh_token"]})
     assert r.status_code == 401
     r = srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=bob.headers)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from fieldcrm.errors import FieldCrmError, InvalidInput, NotFound
 from fieldcrm.sync.protocol import HEADER_PROTOCOL, HEADER_SCHEMA, PROTOCOL_VERSION, SCHEMA_VERSION
 from fieldcrm.sync.server.admin import Forbidden
-from fieldcrm.sync.server.auth import RateLimited, server_secret
+from fieldcrm.sync.server.auth import AuthFailed, RateLimited, server_secret
 from fieldcrm.sync.server.deps import AppState
 from fieldcrm.sync.server.engine import make_database, migrate
 from fieldcrm.sync.server.routes import router, sync
@@ -41,6 +41,12 @@ def _install_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
         ]
         return JSONResponse({"detail": _describe(errors), "errors": errors}, status_code=422)
+
+    @app.exception_handler(AuthFailed)
+    async def _unauthorized(_r: Request, exc: AuthFailed) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "code": exc.code}, 401, headers={"WWW-Authenticate": "Bearer"}
+        )
 
     @app.exception_handler(RateLimited)
     async def _limited(_r: Request, exc: RateLimited) -> JSONResponse:

@@ -38,7 +38,11 @@ def configure_hasher(*, time_cost: int, memory_cost_kib: int) -> None:
 
 
 class AuthFailed(Exception):
-    """401 with a plain message safe to show (never says which part was wrong)."""
+    """401 with a plain message safe to show and a stable ``code`` for clients."""
+
+    def __init__(self, message: str, code: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class RateLimited(Exception):
@@ -115,7 +119,7 @@ def read_access_token(*, secret: str, token: str) -> TokenClaims:
             options={"require": ["exp", "sub", "aud", "iss"]},
         )
     except jwt.ExpiredSignatureError:
-        raise AuthFailed("access token expired; refresh it") from None
+        raise AuthFailed("access token expired; refresh it", "token_expired") from None
     except jwt.PyJWTError:
         raise AuthFailed("invalid access token") from None
     device = claims.get("device_id")
@@ -155,7 +159,7 @@ def rotate_refresh_token(session: Session, *, token: str) -> RefreshToken:
     row = session.get(RefreshToken, _digest(token))
     now = utcnow()
     if row is None or row.expires_at < now:
-        raise AuthFailed("refresh token expired or unknown; log in again")
+        raise AuthFailed("refresh token expired or unknown; log in again", "refresh_invalid")
     spent = session.execute(
         update(RefreshToken)
         .where(RefreshToken.token_hash == row.token_hash, RefreshToken.used_at.is_(None))
@@ -168,7 +172,7 @@ def rotate_refresh_token(session: Session, *, token: str) -> RefreshToken:
             .where(RefreshToken.device_id == row.device_id, RefreshToken.used_at.is_(None))
             .values(used_at=now)
         )
-        raise AuthFailed("refresh token already used; log in again")
+        raise AuthFailed("refresh token already used; log in again", "refresh_reused")
     return row
 
 
@@ -214,11 +218,11 @@ def live_device(session: Session, *, device_id: str, user_id: str) -> tuple[User
     device = session.get(Device, device_id)
     user = session.get(User, user_id)
     if device is None or user is None or device.user_id != user.id:
-        raise AuthFailed("unknown device; log in again")
+        raise AuthFailed("unknown device; log in again", "unknown_device")
     if device.revoked_at is not None:
-        raise AuthFailed("this device was revoked by an administrator")
+        raise AuthFailed("this device was revoked by an administrator", "device_revoked")
     if user.disabled:
-        raise AuthFailed("this account is disabled")
+        raise AuthFailed("this account is disabled", "user_disabled")
     return user, device
 
 

@@ -51,10 +51,6 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def unauthorized(message: str) -> HTTPException:
-    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
-
-
 @dataclass(frozen=True)
 class Caller:
     actor: Actor
@@ -67,17 +63,16 @@ def get_caller(
 ) -> Caller:
     """Authenticate the bearer token; scopes are computed here, never taken from the client."""
     if creds is None:
-        raise unauthorized("missing bearer token (Authorization: Bearer <access token>)")
-    try:
-        claims = read_access_token(secret=state.secret, token=creds.credentials)
-        with state.db.read() as session, session.begin():
-            user, device = live_device(session, device_id=claims.device_id, user_id=claims.user_id)
-            scopes = compute_scopes(session, user_id=user.id, role=user.role)
-        now = utcnow()
-        if device.last_seen is None or now - device.last_seen > _SEEN_EVERY:
-            _touch(state.db, device.id)
-    except AuthFailed as exc:
-        raise unauthorized(str(exc)) from None
+        raise AuthFailed(
+            "missing bearer token (Authorization: Bearer <access token>)", "missing_token"
+        )
+    claims = read_access_token(secret=state.secret, token=creds.credentials)
+    with state.db.read() as session, session.begin():
+        user, device = live_device(session, device_id=claims.device_id, user_id=claims.user_id)
+        scopes = compute_scopes(session, user_id=user.id, role=user.role)
+    now = utcnow()
+    if device.last_seen is None or now - device.last_seen > _SEEN_EVERY:
+        _touch(state.db, device.id)
     actor = Actor(user_id=user.id, role=user.role, device_id=device.id, scopes=scopes)
     return Caller(actor=actor, expires_in=max(0, int((claims.expires_at - now).total_seconds())))
 

@@ -30,7 +30,6 @@ from fieldcrm.sync.protocol import (
     VerifyResponse,
 )
 from fieldcrm.sync.server import admin, review, store, tokens
-from fieldcrm.sync.server.auth import AuthFailed
 from fieldcrm.sync.server.deps import (
     CallerDep,
     CurrentActor,
@@ -38,7 +37,6 @@ from fieldcrm.sync.server.deps import (
     ProtocolDep,
     SessionDep,
     StateDep,
-    unauthorized,
 )
 
 router = APIRouter(prefix="/v1")
@@ -63,19 +61,13 @@ def health(state: StateDep) -> dict[str, Any]:
 def auth_token(body: TokenRequest, request: Request, state: StateDep) -> TokenResponse:
     """Log in with username and password; registers the device on first use."""
     ip = request.client.host if request.client else "?"
-    try:
-        return tokens.login(state.tokens, body=body, ip=ip)
-    except AuthFailed as exc:
-        raise unauthorized(str(exc)) from None
+    return tokens.login(state.tokens, body=body, ip=ip)
 
 
 @router.post("/auth/refresh", tags=["auth"])
 def auth_refresh(body: RefreshRequest, state: StateDep) -> TokenResponse:
     """Trade a refresh token for a new pair; each refresh token works once."""
-    try:
-        return tokens.refresh(state.tokens, body=body)
-    except AuthFailed as exc:
-        raise unauthorized(str(exc)) from None
+    return tokens.refresh(state.tokens, body=body)
 
 
 @router.post("/devices/register", tags=["auth"])

@@ -79,14 +79,14 @@ def login(ctx: TokenContext, *, body: TokenRequest, ip: str) -> TokenResponse:
         else:
             note_login_failure(session, key=key, window_s=s.login_window_s)
     if not ok or user is None:
-        raise AuthFailed(WRONG_LOGIN)
+        raise AuthFailed(WRONG_LOGIN, "wrong_login")
     with ctx.db.write() as session, session.begin():
         try:
             device = register_device(
                 session, user_id=user.id, device_id=body.device_id, name=body.device_name
             )
         except Forbidden as exc:
-            raise AuthFailed(str(exc)) from None
+            raise AuthFailed(str(exc), "device_taken") from None
         live_device(session, device_id=device.id, user_id=user.id)
         return _pair(ctx, session, user_id=user.id, role=user.role, device_id=device.id)
 
