@@ -65,6 +65,9 @@ def test_rep_never_reads_or_writes_outside_their_scopes(world):
     listed = srv.client.get("/v1/quarantine", headers=boss.headers).json()
     assert {q["payload"]["entity_id"] for q in listed} >= {a2}
     assert srv.client.get("/v1/quarantine", headers=ann.headers).status_code == 403
+    names = {u["username"] for u in srv.client.get("/v1/users", headers=boss.headers).json()}
+    assert {"ann", "bob", "boss"} <= names
+    assert srv.client.get("/v1/users", headers=ann.headers).status_code == 403
     assert [
         c["id"] for c in bob.pull_all() if c["entity"] == "visit"
     ] == []  # not shown to T2's rep

@@ -183,3 +183,12 @@ def quarantine(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
 def flagged_accounts(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
     """Managers: rep-created accounts to place (push a patch with ``territory_id``)."""
     return review.list_flagged_accounts(session)
+
+
+@router.get("/users", tags=["manage"])
+def users(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+    """Managers: every user (to pick a rep when assigning a territory)."""
+    return [
+        {"id": u.id, "username": u.username, "name": u.name, "role": u.role, "disabled": u.disabled}
+        for u in admin.list_users(session)
+    ]
