@@ -135,20 +135,8 @@ def _clean_one(name: str, spec: Spec, value: Any) -> Any:  # noqa: PLR0911
         if value not in spec.choices:
             raise ValueError(f"must be one of {', '.join(spec.choices)}")
         return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ValueError("must be true or false")
-        return value
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 2**62:
-            raise ValueError("must be an integer")
-        return value
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("must be a number")
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return float(value)
+    if kind in ("bool", "int", "float"):
+        return _clean_scalar(kind, value)
     if kind == "datetime":
         return _clean_datetime(value)
     if kind == "date":
@@ -164,6 +152,22 @@ def _clean_one(name: str, spec: Spec, value: Any) -> Any:  # noqa: PLR0911
     if kind == "geojson":
         return clean_geometry(value)
     raise ValueError(f"unknown kind {kind}")  # pragma: no cover
+
+
+def _clean_scalar(kind: str, value: Any) -> Any:
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer" if kind == "int" else "must be a number")
+    if kind == "int":
+        if not isinstance(value, int) or abs(value) >= 2**62:
+            raise ValueError("must be an integer")
+        return value
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return float(value)
 
 
 def _clean_datetime(value: Any) -> str:
