@@ -132,3 +132,13 @@ def test_serve_answers_health_and_openapi(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_database_url_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FIELDCRM_SERVER_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("pw-secret-1\n"))
+    assert main(["user", "add", "eve", "--role", "manager"]) == 0
+    assert (tmp_path / "env.db").exists()
+    monkeypatch.setenv("FIELDCRM_SERVER_SECRET", "short")
+    assert main(["user", "list"]) == 2
+    assert "at least 32 characters" in capsys.readouterr().err
