@@ -264,18 +264,7 @@ def _apply_upserts(
 ) -> None:
     """Insert new rows in bulk; rows we already hold (or edit locally) go the careful way."""
     model = MODELS[entity]
-    ids = [c.id for c in changes]
-    have: dict[str, int] = {}
-    present: set[str] = set()
-    special: set[str] = set()
-    for chunk in _chunks(ids):
-        have.update((i, v) for i, v in session.execute(
-            select(BaseCopyRecord.entity_id, BaseCopyRecord.row_version).where(
-                BaseCopyRecord.entity == entity, BaseCopyRecord.entity_id.in_(chunk))))
-        present.update(session.scalars(select(model.id).where(model.id.in_(chunk))))
-        if entity == "visit":
-            special.update(session.scalars(select(VisitAmendmentRecord.visit_id)
-                                           .where(VisitAmendmentRecord.visit_id.in_(chunk))))
+    have, present, special = _held_locally(session, entity, [c.id for c in changes])
     rows, copies, slow = [], [], []
     for ch in changes:
         data = ch.data or {}
@@ -305,6 +294,25 @@ def _apply_upserts(
         for visit_id in {str((c.data or {}).get("visit_id")) for c in changes}:
             rebuild_row(session, "visit", visit_id)
     res.applied += len(rows) + len(slow)
+
+
+def _held_locally(
+    session: Session, entity: str, ids: list[str]
+) -> tuple[dict[str, int], set[str], set[str]]:
+    """Base row_versions, ids present in the table, and visits with local amendments."""
+    model = MODELS[entity]
+    have: dict[str, int] = {}
+    present: set[str] = set()
+    special: set[str] = set()
+    for chunk in _chunks(ids):
+        have.update((i, v) for i, v in session.execute(
+            select(BaseCopyRecord.entity_id, BaseCopyRecord.row_version).where(
+                BaseCopyRecord.entity == entity, BaseCopyRecord.entity_id.in_(chunk))))
+        present.update(session.scalars(select(model.id).where(model.id.in_(chunk))))
+        if entity == "visit":
+            special.update(session.scalars(select(VisitAmendmentRecord.visit_id)
+                                           .where(VisitAmendmentRecord.visit_id.in_(chunk))))
+    return have, present, special
 
 
 _DEFAULTS: dict[type[Any], dict[str, Any]] = {}

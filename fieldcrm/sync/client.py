@@ -306,7 +306,9 @@ def _parse(response: httpx.Response, out: type[_M]) -> _M:
     try:
         return out.model_validate(response.json())
     except (ValidationError, ValueError) as exc:
-        raise SyncError(f"The sync server sent an unreadable answer: {exc}", kind="server") from None
+        raise SyncError(
+            f"The sync server sent an unreadable answer: {exc}", kind="server"
+        ) from None
 
 
 def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:

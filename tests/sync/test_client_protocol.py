@@ -175,3 +175,15 @@ def test_expired_refresh_token_is_said_plainly(lite: Any, laptops: Any) -> None:
     assert err.value.kind == "auth"
     assert str(err.value) == "Your sync login has expired; log in again with your password."
     assert a.count(OutboxRecord, OutboxRecord.state.in_(("pending", "inflight"))) == 1
+
+
+def test_expired_access_token_refresh_does_not_use_up_retries(lite: Any, laptops: Any) -> None:
+    h = lite
+    rep_with_territory(h)
+    a = laptops("anna", h.client, retry=RetryPolicy(attempts=0))  # like `fieldcrm sync --retries 0`
+    a.client.ensure_session()
+    expired = httpx.Response(401, json={"detail": "access token expired; refresh it"})
+    http = fault_client(h)
+    http._transport.script["/v1/sync/pull"] = [expired]
+    a.client.http = http
+    assert a.sync().pending == 0
