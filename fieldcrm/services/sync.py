@@ -1,4 +1,4 @@
-"""One sync cycle (push the outbox, pull every scope page by page, verify), login and keyring."""
+"""One sync cycle: push the outbox, pull every scope page by page, verify (SYNC.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fieldcrm.db.engine import Database
 from fieldcrm.db.models import Meta, OutboxRecord, SyncConflictRecord, SyncQuarantineRecord
 from fieldcrm.db.outbox import pending_count
 from fieldcrm.domain.ids import new_id
-from fieldcrm.errors import Cancelled, SyncError
+from fieldcrm.errors import SyncError
 from fieldcrm.services import sync_apply as ap
 from fieldcrm.services.sync_wire import to_mutation
 from fieldcrm.sync.client import SyncClient
@@ -382,4 +382,4 @@ def _send_resolutions(db: Database, client: SyncClient) -> None:
     send_resolutions(db, client)
 
 
-__all__ = ["SyncSummary", "sync_once", "device_id", "Cancelled", "SyncError"]
+__all__ = ["SyncSummary", "sync_once", "device_id", "push", "pull", "verify"]
