@@ -271,3 +271,30 @@ def test_pull_pages_stay_near_one_megabyte(srv):
             break
     assert set(ids) <= seen and len(sizes) >= 2
     assert max(sizes) < 1_100_000
+
+
+def test_a_mutation_the_server_cannot_apply_is_isolated_not_wedging(srv, monkeypatch, caplog):
+    from fieldcrm.sync.server import merge
+
+    _t, ann = _setup(srv)
+    poison = new_id()
+    real = merge.HANDLERS[merge.Op.CREATE]
+
+    def flaky(tx):
+        if tx.mutation.entity_id == poison:
+            raise RuntimeError("simulated server bug")
+        return real(tx)
+
+    monkeypatch.setitem(merge.HANDLERS, merge.Op.CREATE, flaky)
+    good1, good2 = new_id(), new_id()
+    batch = [
+        ann.mutation("account", good1, "create", {"name": "A"}),
+        ann.mutation("account", poison, "create", {"name": "P"}),
+        ann.mutation("account", good2, "create", {"name": "B"}),
+    ]
+    r = ann.push(*batch)
+    assert [x["status"] for x in r] == ["applied", "rejected", "applied"]
+    assert "internal error" in r[1]["message"]
+    assert _count(srv, "account") == 2 and _count(srv, "quarantine") == 1
+    assert [x["status"] for x in ann.push(*batch)] == ["duplicate"] * 3
+    assert "simulated server bug" in caplog.text

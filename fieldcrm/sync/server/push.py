@@ -69,18 +69,57 @@ def apply_push(
         The transaction failed ``_RETRIES`` times on deadlocks or lock timeouts.
     """
     ordered = sorted(mutations, key=lambda mu: mu.client_seq)
+    try:
+        return _with_retries(db, actor, ordered, grace_days)
+    except Busy:
+        raise
+    except Exception:
+        # Never let one poisonous mutation wedge a device's outbox: isolate it.
+        log.exception("push of %d mutations failed; applying them one by one", len(ordered))
+    return [_single(db, actor, m, grace_days) for m in ordered]
+
+
+def _with_retries(
+    db: Database, actor: Actor, mutations: list[Mutation], grace_days: float
+) -> list[MutationOutcome]:
+    last: Exception | None = None
     for attempt in range(_RETRIES):
         try:
-            return _apply_batch(db, actor=actor, mutations=ordered, grace_days=grace_days)
-        except IntegrityError:
-            # A concurrent copy of the same batch committed first: the retry sees duplicates.
-            log.info("push of %d mutations raced a duplicate; retrying", len(ordered))
+            return _apply_batch(db, actor=actor, mutations=mutations, grace_days=grace_days)
+        except IntegrityError as exc:
+            # Usually a concurrent copy of the same push committed first: the retry sees
+            # duplicates. If it keeps failing, the caller isolates the culprit.
+            log.info("push of %d mutations hit a constraint; retrying", len(mutations))
+            last = exc
         except DBAPIError as exc:
             if not _transient(exc):
                 raise
             log.warning("push: transient database error (attempt %d)", attempt + 1)
         time.sleep(0.01 * 2**attempt)
+    if last is not None:
+        raise last
     raise Busy("the database is busy; retry later")
+
+
+def _single(db: Database, actor: Actor, m: Mutation, grace_days: float) -> MutationOutcome:
+    """Apply one mutation alone; one the server cannot apply is rejected and kept."""
+    try:
+        return _with_retries(db, actor, [m], grace_days)[0]
+    except Busy:
+        raise
+    except Exception:
+        log.exception("mutation %s cannot be applied; rejecting and quarantining it", m.mutation_id)
+    rejected = Rejected(
+        code=RejectCode.VALIDATION,
+        message="the server could not apply this change (internal error); "
+        "it is kept for a manager to review",
+    )
+    with db.write() as session, session.begin():
+        if session.get(AppliedMutation, m.mutation_id) is None:
+            tx = Tx(session, actor, IndexWrites(session=session, now=utcnow()), m)
+            _record_rejection(tx, Reject(rejected.code, rejected.message, keep="quarantine"))
+            session.add(_record(m, actor, rejected, tx.index.now))
+    return MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=rejected)
 
 
 def apply_mutation(db: Database, *, actor: Actor, mutation: Mutation, grace_days: float) -> Any:
