@@ -10,7 +10,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from fieldcrm.db.engine import Database
 from fieldcrm.errors import SyncError
-from fieldcrm.services.sync_status import row_names, show_value
+from fieldcrm.services.sync_status import (
+    known_user_names,
+    remember_user_names,
+    row_names,
+    show_value,
+)
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.sync.protocol import (
     HEADER_PROTOCOL,
@@ -141,7 +146,8 @@ def list_server_users(client: SyncClient) -> list[RepChoice] | None:
         raise
     out = []
     for u in data if isinstance(data, list) else []:
-        if isinstance(u, dict) and u.get("id") and u.get("role", "rep") == "rep":
+        if (isinstance(u, dict) and u.get("id") and u.get("role", "rep") == "rep"
+                and not u.get("disabled")):
             out.append(RepChoice(str(u["id"]), str(u.get("username") or u.get("name") or u["id"])))
     return out
 
@@ -159,6 +165,20 @@ def assign_territory(client: SyncClient, *, territory_id: str, user_ref: str | N
     return TerritoryOut.model_validate(data)
 
 
+def assign_territories(db: Database, client: SyncClient,
+                       changes: list[tuple[str, str | None]]) -> int:
+    """Apply several assignments; remember the user names typed for them. Returns the count."""
+    learnt: dict[str, str] = {}
+    for territory_id, ref in changes:
+        out = assign_territory(client, territory_id=territory_id, user_ref=ref)
+        if ref and out.rep_id and ref != out.rep_id:
+            learnt[out.rep_id] = ref
+    if learnt:
+        with db.session() as s:
+            remember_user_names(session=s, names=learnt)
+    return len(changes)
+
+
 def resolve_team_conflict(client: SyncClient, *, conflict_id: str, action: str) -> ConflictOut:
     """``keep`` the committed value or ``apply`` the rejected one (managers)."""
     return client.resolve_conflict(conflict_id, action)
@@ -174,12 +194,14 @@ def load_team(db: Database, client: SyncClient) -> TeamView:
         keys += [("user", c.user_id) for c in conflicts]
         keys += [(str(c.entity), c.entity_id) for c in conflicts]
         names = row_names(s, keys)
-    known = {u.ref: u.label for u in users or []}
+        learnt = known_user_names(session=s)
+    known = {**learnt, **{u.ref: u.label for u in users or []}}
 
     def label(user_id: str | None) -> str:
         if not user_id:
             return ""
-        return known.get(user_id) or names.get(("user", user_id)) or f"user {user_id[:8]}"
+        # ids are UUIDv7: their head is a timestamp, so the tail tells users apart
+        return known.get(user_id) or names.get(("user", user_id)) or f"user …{user_id[-6:]}"
 
     reps = {u.ref: u for u in users or []}
     for t in territories:

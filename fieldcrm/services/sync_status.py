@@ -175,9 +175,16 @@ def _fields(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _shown_fields(fields: dict[str, Any]) -> list[str]:
+    """Field names a person recognises (no bookkeeping like ``phone_raw``), in words."""
+    hidden = ("_raw", "_valid", "_source")
+    return sorted(k.replace("_", " ") for k in fields
+                  if not k.startswith("_") and not k.endswith(hidden))
+
+
 def describe_change(op: str, fields: dict[str, Any]) -> str:
-    """``patch`` of phone and email → "changed phone, email"; a create → "new"."""
-    shown = ", ".join(sorted(k for k in fields if not k.startswith("_")))
+    """``patch`` of phone and email → "changed email, phone"; a create → "new"."""
+    shown = ", ".join(_shown_fields(fields))
     if op == "create":
         return "new"
     if op == "delete":
@@ -224,8 +231,10 @@ def list_quarantine_views(db: Database) -> list[QuarantineView]:
 
 
 def _values(fields: dict[str, Any]) -> str:
-    shown = [f"{k} = {show_value(v)}" for k, v in sorted(fields.items()) if not k.startswith("_")]
-    return f": {'; '.join(shown)}" if shown and len(shown) <= 4 else ""
+    names = set(_shown_fields(fields))
+    shown = [f"{k.replace('_', ' ')} “{show_value(v)}”" for k, v in sorted(fields.items())
+             if k.replace("_", " ") in names]
+    return f" to {', '.join(shown)}" if shown and len(shown) <= 4 else ""
 
 
 def show_value(value: Any) -> str:
@@ -239,6 +248,31 @@ def show_value(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+# --- server user names ------------------------------------------------------------------------
+
+USER_NAMES_KEY = "sync_user_names"
+
+
+def known_user_names(*, session: Session) -> dict[str, str]:
+    """Server user id → user name, as learnt here (own login, names typed in the Team tab)."""
+    try:
+        names = json.loads(_meta(session, USER_NAMES_KEY) or "{}")
+    except ValueError:
+        names = {}
+    names = {str(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
+    own_id, own_name = _meta(session, "user_id"), _meta(session, "sync_user")
+    if own_id and own_name:
+        names[own_id] = own_name
+    return names
+
+
+def remember_user_names(*, session: Session, names: dict[str, str]) -> None:
+    """Keep more id → user name pairs (the server has no user list for the app yet); commits."""
+    merged = {**known_user_names(session=session), **names}
+    session.merge(Meta(key=USER_NAMES_KEY, value=json.dumps(merged, sort_keys=True)))
+    session.commit()
 
 
 # --- interval -----------------------------------------------------------------------------

@@ -107,6 +107,7 @@ class SyncController(QObject):
         super().__init__(parent)
         self.runner = runner
         self._factory = client_factory or default_client
+        self._owns_http = client_factory is None  # an injected factory keeps its connections
         self._backoff = backoff or Backoff()
         self._rng = random.Random(seed)
         self._state = SyncState()
@@ -179,7 +180,7 @@ class SyncController(QObject):
         self._timer.stop()
         self._state = replace(self._state, next_try_s=None)
         if self._client is not None and self._task is None:
-            self._client.http.close()
+            self._close(self._client)
             self._client = None
 
     def set_interval(self, minutes: int) -> None:
@@ -199,7 +200,7 @@ class SyncController(QObject):
             try:
                 pair = login(self.runner.db, client, user, password)
             except BaseException:
-                client.http.close()
+                self._close(client)
                 raise
             with self.runner.db.session() as s:
                 return client, pair, read_sync_info(session=s)
@@ -266,6 +267,11 @@ class SyncController(QObject):
             log.warning("Could not read the sync backlog", exc_info=True)
             return None
 
+    def _close(self, client: SyncClient) -> None:
+        self._memos.pop(id(client), None)
+        if self._owns_http:
+            client.http.close()
+
     def _memo(self, client: SyncClient) -> RetryAfterMemo:
         memo = self._memos.get(id(client))
         if memo is None:
@@ -276,14 +282,16 @@ class SyncController(QObject):
     def _adopt(self, client: SyncClient, info: SyncInfo) -> None:
         old, self._client = self._client, client
         if old is not None and old is not client and self._task is None:
-            old.http.close()
+            self._close(old)
         self._failures = 0
         self._apply_info(info, status=ONLINE, last_error="")
 
     def _on_cycle_done(self, out: CycleOutcome) -> None:
         self._task = None
+        if self._stopped:  # the app is closing: no broadcasts, no new work
+            return
         if out.client is not self._client and out.client is not None:
-            out.client.http.close()  # a login replaced it while it ran
+            self._close(out.client)  # a login replaced it while it ran
         if out.info is not None:
             self._apply_info(out.info)
         if out.summary is not None:
@@ -315,6 +323,8 @@ class SyncController(QObject):
 
     def _failed(self, exc: SyncError, hint: float | None = None) -> None:
         if exc.kind in ("auth", "keyring"):
+            if self._client is not None:
+                self._close(self._client)
             self._client = None  # the next attempt starts from a fresh login
             self._set(status=AUTH_NEEDED, last_error=str(exc), next_try_s=None)
         elif exc.kind == "protocol":
@@ -369,7 +379,7 @@ class SyncController(QObject):
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
-        if self._task is not None:
+        if self._task is not None or self._stopped:
             return  # the cycle reads the backlog itself when it ends
         self.runner.query(lambda s: read_sync_info(session=s), self._on_info_loaded,
                           key=f"sync-info:{id(self)}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 from collections.abc import Iterator
@@ -26,7 +27,24 @@ from tests.sync.conftest import PASSWORD, Harness
 
 pin_refcounts()
 URL = "http://testserver"
+_KEPT: list[Any] = []
+
+
+def _hold(qtbot: Any, widget: Any) -> Any:
+    qtbot.addWidget(widget)
+    _KEPT.append(widget)
+    return widget
 WAIT = 15_000
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread() -> Iterator[None]:
+    """The controller and the runner refer to each other; collect that cycle here, on the GUI
+    thread, before the next test's workers run (a collection on a worker thread would destroy
+    QObjects there and crash Qt). Before the test too: pytest-qt drops its widgets late."""
+    gc.collect()
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +83,17 @@ def ring() -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def runner(db: Any) -> Iterator[TaskRunner]:
+def keep() -> Iterator[list[Any]]:
+    """Widgets of a test, kept alive until the runner's workers are gone: a worker may hold
+    the last reference to a callback of a widget, and a QWidget freed on a worker thread
+    leaves its timers dangling (a crash in the GUI thread's event loop)."""
+    yield _KEPT
+    _KEPT.clear()
+    gc.collect()
+
+
+@pytest.fixture
+def runner(db: Any, keep: list[Any]) -> Iterator[TaskRunner]:
     r = TaskRunner(db)
     yield r
     r.shutdown()
@@ -89,7 +117,7 @@ def app_parts(runner: TaskRunner, server: Harness, ring: MemoryKeyring, qtbot: A
 def _login(qtbot: Any, controller: SyncController, user: str, password: str = PASSWORD,
            expect_sync: bool = True) -> LoginDialog:
     dialog = LoginDialog(controller)
-    qtbot.addWidget(dialog)
+    _hold(qtbot, dialog)
     dialog.show()
     dialog.server.setText(URL)
     dialog.user.setText(user)
@@ -153,7 +181,7 @@ def test_login_syncs_off_the_gui_thread_and_status_shows_it(
 
     monkeypatch.setattr(sc, "sync_once", spy)
     status = SyncStatusWidget()
-    qtbot.addWidget(status)
+    _hold(qtbot, status)
     app_parts.sig_state_changed.connect(status.set_state)
     _create_account(runner, "Bakery Nord")
     qtbot.waitUntil(lambda: "1 change waiting" in status.text(), timeout=WAIT)
@@ -176,7 +204,7 @@ def test_outbox_entry_shows_then_leaves_after_sync(app_parts: SyncController, se
     rep_with_territory(server, "anna")
     _login(qtbot, app_parts, "anna")
     panel = SyncPanel(runner, app_parts)
-    qtbot.addWidget(panel)
+    _hold(qtbot, panel)
     with qtbot.waitSignal(panel.sig_loaded, timeout=WAIT):
         _create_account(runner, "Verkstad Öst")
     rows = panel.outbox_model.csv_rows()
@@ -212,7 +240,7 @@ def test_conflict_shows_kept_and_mine_and_accept_override_work(
     with runner.db.session() as s:
         update_account(session=s, account_id=acc, changes={"notes": "my notes", "city": "Luleå"})
     panel = SyncPanel(runner, app_parts)
-    qtbot.addWidget(panel)
+    _hold(qtbot, panel)
     with qtbot.waitSignal(app_parts.sig_synced, timeout=WAIT):
         app_parts.sync_now()
     qtbot.waitUntil(lambda: panel.conflicts_model.rowCount() == 2, timeout=WAIT)
@@ -245,11 +273,11 @@ def test_protocol_426_keeps_the_outbox_and_says_so(_server_template: Path, tmp_p
         rep_with_territory(h, "anna")
         _create_account(runner, "Offline AB")
         panel = SyncPanel(runner, controller)
-        qtbot.addWidget(panel)
+        _hold(qtbot, panel)
         with qtbot.waitSignal(controller.sig_state_changed, timeout=WAIT,
                               check_params_cb=lambda st: st.status == "protocol-too-old"):
             dialog = LoginDialog(controller)
-            qtbot.addWidget(dialog)
+            _hold(qtbot, dialog)
             dialog.server.setText(URL)
             dialog.user.setText("anna")
             dialog.password.setText(PASSWORD)
@@ -291,7 +319,7 @@ def test_manager_assigns_a_territory_and_the_rep_receives_it(
         assert s.scalars(select(TerritoryRow.name)).all() == []
     _login(qtbot, app_parts, "boss")
     panel = SyncPanel(runner, app_parts)
-    qtbot.addWidget(panel)
+    _hold(qtbot, panel)
     assert panel.team is not None and panel.tabs.tabText(3) == "Team"
     qtbot.waitUntil(lambda: panel.team.view is not None, timeout=WAIT)
     combo = panel.team.combo("North")
@@ -301,8 +329,35 @@ def test_manager_assigns_a_territory_and_the_rep_receives_it(
         panel.team.apply_button.click()
     qtbot.waitUntil(lambda: panel.team.view is not None
                     and panel.team.view.territories[0].rep_id is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: not app_parts.is_running(), timeout=WAIT)
     rep.sync()
     with rep.session() as s:
         assert s.scalars(select(TerritoryRow.name)).all() == ["North"]
     rep.close()
     QApplication.processEvents()
+
+
+def test_team_offers_reps_by_name_when_the_server_lists_users(
+        app_parts: SyncController, server: Harness, runner: TaskRunner, qtbot: Any) -> None:
+    from fieldcrm.sync.server import admin
+    from fieldcrm.sync.server.deps import ManagerActor, SessionDep
+
+    def users(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+        return [{"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled}
+                for u in admin.list_users(session)]
+
+    # this module's annotations are strings; FastAPI needs the objects
+    users.__annotations__ = {"_m": ManagerActor, "session": SessionDep, "return": list}
+    server.app.add_api_route("/v1/users", users, methods=["GET"])  # the endpoint proposed
+    server.add_user("boss", role="manager")
+    anna = server.add_user("anna")
+    server.territory("North")
+    _login(qtbot, app_parts, "boss")
+    panel = SyncPanel(runner, app_parts)
+    _hold(qtbot, panel)
+    qtbot.waitUntil(lambda: panel.team is not None and panel.team.view is not None, timeout=WAIT)
+    combo = panel.team.combo("North")
+    assert [combo.itemText(i) for i in range(combo.count())] == ["(nobody)", "anna"]
+    combo.setCurrentIndex(1)
+    assert panel.team.pending_assignments() == [(panel.team.view.territories[0].id, anna)]
+    assert "press Apply" in panel.team.territories.item(0, 2).text()

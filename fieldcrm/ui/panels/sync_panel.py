@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
@@ -201,10 +202,12 @@ class SyncPanel(QWidget):
 
     @Slot(object)
     def _on_controller_state_changed(self, state: SyncState) -> None:
-        where = f" to {state.server_url} as {state.user}" if state.logged_in else ""
-        self.status_label.setText(f"{status_words(state)}{where} · "
-                                  f"{last_sync_text(state.last_sync_at)} · "
-                                  f"{pending_text(state.pending)}")
+        parts = [status_words(state)]
+        if state.logged_in:
+            parts.append(f"{state.user} at {urlparse(state.server_url).netloc or state.server_url}")
+        parts += [last_sync_text(state.last_sync_at), pending_text(state.pending)]
+        self.status_label.setText(" · ".join(parts))
+        self.status_label.setToolTip(state.server_url)
         self.error_label.setText(state.last_error)
         self.error_label.setVisible(bool(state.last_error))
         self.login_button.setVisible(state.status == "auth-needed" or not state.logged_in)

@@ -21,7 +21,7 @@ from fieldcrm.services.sync_manager import (
     TeamConflict,
     TeamTerritory,
     TeamView,
-    assign_territory,
+    assign_territories,
     load_team,
     resolve_team_conflict,
 )
@@ -65,11 +65,13 @@ class TeamTab(QWidget):
         self._note = ""
         self.conflicts_model: DtoTableModel[TeamConflict] = DtoTableModel(CONFLICT_COLUMNS, self)
         self.territories = QTableWidget(0, 3)
-        self.territories.setHorizontalHeaderLabels(["Territory", "Held by", "Give to"])
+        self.territories.setHorizontalHeaderLabels(["Territory", "Rep", ""])
         self.territories.verticalHeader().hide()
-        self.territories.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents)
-        self.territories.horizontalHeader().setStretchLastSection(True)
+        header = self.territories.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(1, 260)
+        header.setStretchLastSection(True)
         self.territories.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.status = QLabel()
         self.status.setWordWrap(True)
@@ -107,7 +109,7 @@ class TeamTab(QWidget):
         actions.addWidget(export)
         layout = QVBoxLayout(self)
         layout.addWidget(help_label)
-        layout.addWidget(self.territories, 2)
+        layout.addWidget(self.territories, 3)
         layout.addLayout(row)
         layout.addWidget(QLabel("<b>Team conflicts</b> (open, every rep)"))
         layout.addWidget(self.conflicts, 2)
@@ -126,14 +128,14 @@ class TeamTab(QWidget):
         """The "Give to" combo of a territory (for tests)."""
         for row in range(self.territories.rowCount()):
             if self.territories.item(row, 0).text() == territory_name:
-                return self.territories.cellWidget(row, 2)  # type: ignore[return-value]
+                return self.territories.cellWidget(row, 1)  # type: ignore[return-value]
         raise KeyError(territory_name)
 
     def pending_assignments(self) -> list[tuple[str, str | None]]:
         """(territory id, rep ref or None) for every combo that differs from the holder."""
         out: list[tuple[str, str | None]] = []
         for row, t in enumerate(self.view.territories if self.view else ()):
-            combo: QComboBox = self.territories.cellWidget(row, 2)  # type: ignore[assignment]
+            combo: QComboBox = self.territories.cellWidget(row, 1)  # type: ignore[assignment]
             ref = self._ref(combo)
             if ref != (t.rep_id or None):
                 out.append((t.id, ref))
@@ -152,8 +154,20 @@ class TeamTab(QWidget):
         self.territories.setRowCount(len(view.territories))
         for row, t in enumerate(view.territories):
             self.territories.setItem(row, 0, QTableWidgetItem(t.name))
-            self.territories.setItem(row, 1, QTableWidgetItem(t.rep_label or NOBODY))
-            self.territories.setCellWidget(row, 2, self._rep_combo(view, t))
+            combo = self._rep_combo(view, t)
+            combo.currentTextChanged.connect(lambda _t, r=row: self._mark(r))
+            self.territories.setCellWidget(row, 1, combo)
+            self.territories.setItem(row, 2, QTableWidgetItem(""))
+
+    def _mark(self, row: int) -> None:
+        """Say which rows Apply will change (and from whom)."""
+        if self.view is None or row >= len(self.view.territories):
+            return
+        t = self.view.territories[row]
+        combo: QComboBox = self.territories.cellWidget(row, 1)  # type: ignore[assignment]
+        changed = self._ref(combo) != (t.rep_id or None)
+        self.territories.item(row, 2).setText(
+            f"changed (now {t.rep_label or NOBODY}): press Apply" if changed else "")
 
     def _rep_combo(self, view: TeamView, t: TeamTerritory) -> QComboBox:
         combo = QComboBox()
@@ -187,10 +201,10 @@ class TeamTab(QWidget):
             self.status.setText("No assignment changed.")
             return
 
+        db = self.runner.db
+
         def job(client: SyncClient) -> int:
-            for territory_id, ref in changes:
-                assign_territory(client, territory_id=territory_id, user_ref=ref)
-            return len(changes)
+            return assign_territories(db, client, changes)
 
         self.apply_button.setEnabled(False)
         self.controller.call_with_client(job, if_alive(self, self._on_assigned),
