@@ -148,8 +148,16 @@ def list_server_users(client: SyncClient) -> list[RepChoice] | None:
     for u in data if isinstance(data, list) else []:
         if (isinstance(u, dict) and u.get("id") and u.get("role", "rep") == "rep"
                 and not u.get("disabled")):
-            out.append(RepChoice(str(u["id"]), str(u.get("username") or u.get("name") or u["id"])))
+            out.append(RepChoice(str(u["id"]), _user_label(u)))
     return out
+
+
+def _user_label(u: dict[str, Any]) -> str:
+    """``Anna Berg (anna)``, or just the user name when there is no other name."""
+    username, name = str(u.get("username") or ""), str(u.get("name") or "")
+    if name and username and name != username:
+        return f"{name} ({username})"
+    return name or username or str(u["id"])
 
 
 def assign_territory(client: SyncClient, *, territory_id: str, user_ref: str | None) -> TerritoryOut:

@@ -226,15 +226,15 @@ def list_quarantine_views(db: Database) -> list[QuarantineView]:
         names = row_names(s, ((q.entity, q.entity_id) for q in items))
     return [QuarantineView(q.mutation_id, q.entity, q.entity_id,
                            names.get((q.entity, q.entity_id), ""),
-                           describe_change(q.op, q.fields) + _values(q.fields), q.reason,
+                           _values(q.fields) or describe_change(q.op, q.fields), q.reason,
                            q.created_at) for q in items]
 
 
 def _values(fields: dict[str, Any]) -> str:
     names = set(_shown_fields(fields))
-    shown = [f"{k.replace('_', ' ')} “{show_value(v)}”" for k, v in sorted(fields.items())
+    shown = [f"{k.replace('_', ' ')} to “{show_value(v)}”" for k, v in sorted(fields.items())
              if k.replace("_", " ") in names]
-    return f" to {', '.join(shown)}" if shown and len(shown) <= 4 else ""
+    return f"set {', '.join(shown)}" if shown and len(shown) <= 4 else ""
 
 
 def show_value(value: Any) -> str:

@@ -337,18 +337,8 @@ def test_manager_assigns_a_territory_and_the_rep_receives_it(
     QApplication.processEvents()
 
 
-def test_team_offers_reps_by_name_when_the_server_lists_users(
+def test_team_offers_reps_by_name_from_the_server(
         app_parts: SyncController, server: Harness, runner: TaskRunner, qtbot: Any) -> None:
-    from fieldcrm.sync.server import admin
-    from fieldcrm.sync.server.deps import ManagerActor, SessionDep
-
-    def users(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
-        return [{"id": u.id, "username": u.username, "role": u.role, "disabled": u.disabled}
-                for u in admin.list_users(session)]
-
-    # this module's annotations are strings; FastAPI needs the objects
-    users.__annotations__ = {"_m": ManagerActor, "session": SessionDep, "return": list}
-    server.app.add_api_route("/v1/users", users, methods=["GET"])  # the endpoint proposed
     server.add_user("boss", role="manager")
     anna = server.add_user("anna")
     server.territory("North")

@@ -11,7 +11,9 @@ from fieldcrm.services.sync_status import OutboxItem, entity_title
 from fieldcrm.ui.models.dto_table_model import Column, DtoTableModel
 
 REFUSED = QColor("#f6d5d2")
-_STATES = {"pending": "waiting", "inflight": "sending", "rejected": "refused by the server"}
+# "inflight" stays set when a cycle stops midway (offline, 426): to the rep it is just waiting;
+# it is resent safely (the server applies each change once).
+_STATES = {"pending": "waiting", "inflight": "waiting", "rejected": "refused by the server"}
 
 
 def local_time(value: datetime | None) -> str:

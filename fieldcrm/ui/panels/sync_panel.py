@@ -30,10 +30,11 @@ from fieldcrm.services.sync_status import (
     list_conflict_views,
     list_outbox,
     list_quarantine_views,
+    parse_utc,
 )
 from fieldcrm.ui.models.conflicts_model import ConflictsModel
 from fieldcrm.ui.models.dto_table_model import Column, DtoTableModel
-from fieldcrm.ui.models.outbox_model import OutboxModel
+from fieldcrm.ui.models.outbox_model import OutboxModel, local_time
 from fieldcrm.ui.sync_controller import PROTOCOL_TOO_OLD, SyncController, SyncState
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 from fieldcrm.ui.widgets.form import if_alive
@@ -52,7 +53,7 @@ QUARANTINE_COLUMNS: tuple[Column[QuarantineView], ...] = (
     Column("Name", lambda q: q.name or q.entity_id),
     Column("Change", lambda q: q.what),
     Column("Why", lambda q: q.reason),
-    Column("When", lambda q: q.created_at[:16].replace("T", " ")),
+    Column("When", lambda q: local_time(parse_utc(q.created_at)), lambda q: q.created_at),
 )
 
 
