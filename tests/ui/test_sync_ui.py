@@ -12,6 +12,7 @@ from typing import Any
 import keyring
 import pytest
 from keyring.backends import fail
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from fieldcrm.services.sync_login import NO_KEYRING
@@ -115,7 +116,7 @@ def app_parts(runner: TaskRunner, server: Harness, ring: MemoryKeyring, qtbot: A
 
 
 def _login(qtbot: Any, controller: SyncController, user: str, password: str = PASSWORD,
-           expect_sync: bool = True) -> LoginDialog:
+           expect_sync: bool = True, wait_for: str | None = "failed") -> LoginDialog:
     dialog = LoginDialog(controller)
     _hold(qtbot, dialog)
     dialog.show()
@@ -125,9 +126,11 @@ def _login(qtbot: Any, controller: SyncController, user: str, password: str = PA
     if expect_sync:
         with qtbot.waitSignal(controller.sig_synced, timeout=WAIT):
             dialog.ok.click()
-    else:
+    elif wait_for == "failed":
         with qtbot.waitSignal(dialog.sig_failed, timeout=WAIT):
             dialog.ok.click()
+    else:
+        dialog.ok.click()
     return dialog
 
 
@@ -351,3 +354,50 @@ def test_team_offers_reps_by_name_from_the_server(
     combo.setCurrentIndex(1)
     assert panel.team.pending_assignments() == [(panel.team.view.territories[0].id, anna)]
     assert "press Apply" in panel.team.territories.item(0, 2).text()
+
+
+def test_expired_login_is_said_plainly_and_the_outbox_stays(
+        app_parts: SyncController, server: Harness, runner: TaskRunner, qtbot: Any) -> None:
+    from fieldcrm.sync.server import admin
+
+    rep_with_territory(server, "anna")
+    _login(qtbot, app_parts, "anna")
+    with server.db.write() as s, s.begin():  # the office reset the password: tokens are burnt
+        admin.reset_password(s, username="anna", password="a-new-password-1")
+    app_parts._client.tokens.expires_at = 0.0  # type: ignore[union-attr]  # access token is old
+    _create_account(runner, "Kept AB")
+    with qtbot.waitSignal(app_parts.sig_state_changed, timeout=WAIT,
+                          check_params_cb=lambda st: st.status == "auth-needed"):
+        app_parts.sync_now()
+    assert "log in again" in app_parts.state.last_error.lower()
+    assert app_parts.state.pending == 1
+    status = _hold(qtbot, SyncStatusWidget())
+    status.set_state(app_parts.state)
+    assert status.text().startswith("Log in again")
+    with qtbot.waitSignal(status.sig_clicked, timeout=WAIT):
+        qtbot.mouseClick(status, Qt.MouseButton.LeftButton)
+
+
+def test_busy_server_retry_after_sets_the_next_try(
+        runner: TaskRunner, server: Harness, ring: MemoryKeyring, qtbot: Any) -> None:
+    import httpx
+
+    from tests.sync.client_helpers import fault_client
+
+    rep_with_territory(server, "anna")
+    http = fault_client(server)
+    busy = [httpx.Response(503, headers={"Retry-After": "120"}) for _ in range(2)]
+    http._transport.script["/v1/sync/pull"] = busy  # type: ignore[attr-defined]
+    controller = SyncController(
+        runner, client_factory=lambda _u: SyncClient(
+            http, "", retry=RetryPolicy(attempts=1, base_s=0.01, max_wait_s=0.05), seed=1),
+        backoff=Backoff(base_s=2), seed=1)
+    try:
+        with qtbot.waitSignal(controller.sig_state_changed, timeout=WAIT,
+                              check_params_cb=lambda st: st.status == "offline"):
+            _login(qtbot, controller, "anna", expect_sync=False, wait_for=None)
+        assert "busy" in controller.state.last_error
+        assert controller.state.next_try_s is not None and 119 <= controller.state.next_try_s <= 120
+        assert controller._timer.isActive()
+    finally:
+        controller.stop()
