@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import keyring
 import pytest
 from keyring.backends import fail
@@ -400,4 +401,39 @@ def test_busy_server_retry_after_sets_the_next_try(
         assert controller.state.next_try_s is not None and 119 <= controller.state.next_try_s <= 120
         assert controller._timer.isActive()
     finally:
+        controller.stop()
+
+
+class _GatedTransport(httpx.BaseTransport):
+    """Holds every pull until ``gate`` opens (so a test can cancel a cycle midway)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.gate, self.waiting = inner, threading.Event(), threading.Event()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/sync/pull"):
+            self.waiting.set()
+            self.gate.wait(10)
+        return self.inner.handle_request(request)
+
+
+def test_stop_syncing_cancels_the_cycle_and_keeps_the_schedule(
+        runner: TaskRunner, server: Harness, ring: MemoryKeyring, qtbot: Any) -> None:
+    rep_with_territory(server, "anna")
+    gated = _GatedTransport(server.client._transport)
+    http = httpx.Client(transport=gated, base_url="http://testserver")
+    controller = SyncController(runner, client_factory=lambda _u: SyncClient(
+        http, "", retry=RetryPolicy(attempts=1, base_s=0.01, max_wait_s=0.05), seed=1), seed=1)
+    panel = _hold(qtbot, SyncPanel(runner, controller))
+    try:
+        _login(qtbot, controller, "anna", expect_sync=False, wait_for=None)
+        qtbot.waitUntil(lambda: gated.waiting.is_set() and controller.is_running(), timeout=WAIT)
+        assert panel.sync_button.text() == "Stop syncing"
+        panel.sync_button.click()
+        gated.gate.set()
+        qtbot.waitUntil(lambda: not controller.is_running(), timeout=WAIT)
+        assert controller.state.status != "syncing" and controller._timer.isActive()
+        assert panel.sync_button.text() == "Sync now"
+    finally:
+        gated.gate.set()
         controller.stop()

@@ -212,8 +212,7 @@ class SyncPanel(QWidget):
         self.error_label.setText(state.last_error)
         self.error_label.setVisible(bool(state.last_error))
         self.login_button.setVisible(state.status == "auth-needed" or not state.logged_in)
-        self.sync_button.setEnabled(state.status != "syncing")
-        self.sync_button.setText("Syncing…" if state.status == "syncing" else
+        self.sync_button.setText("Stop syncing" if state.status == "syncing" else
                                  ("Try again" if state.status == PROTOCOL_TOO_OLD else "Sync now"))
         self._show_team(state.is_manager)
 
@@ -236,7 +235,9 @@ class SyncPanel(QWidget):
 
     @Slot()
     def _on_sync_clicked(self) -> None:
-        if not self.controller.sync_now():
+        if self.controller.is_running():
+            self.controller.cancel()  # stops between two requests; what was done is kept
+        elif not self.controller.sync_now():
             self.sig_login_requested.emit()
 
     @Slot()
