@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -262,31 +263,55 @@ def _keep_conflict(
 
 
 def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None,
-         limit: int = 500) -> None:
-    """Pull every scope page by page; each page and its cursors commit in one transaction."""
+         limit: int = 500, *, overlap: bool = False) -> None:
+    """Pull every scope page by page; each page and its cursors commit in one transaction.
+
+    ``overlap`` fetches the next page (with this page's ``next_cursors``) while this one is
+    applied: about twice as fast on a big first download, but a crash then refetches up to
+    two pages instead of one.
+    """
     resyncs = 0
-    for _ in range(100_000):
-        with db.session() as s:
-            cursors = {k: Cursor(epoch=e, version=v) for k, (e, v) in ap.scope_cursors(s).items()}
-        page = client.pull(cursors, limit=limit)
-        with ap.replica_session(db) as s:
-            res = ap.apply_page(s, page)
-        summary.pages += 1
-        summary.applied += res.applied
-        summary.removed += res.removed
-        summary.purged += res.purged
-        summary.resynced += res.resynced
-        summary.revoked += res.revoked
-        if progress:
-            progress("pull", summary.pages, 0)
-        resyncs = resyncs + 1 if res.resynced else 0
-        if resyncs > 3:
-            raise SyncError("The sync server keeps asking for a full download; try again later.",
-                            kind="server")
-        if not page.has_more and not res.resynced:
-            break
+    with db.session() as s:
+        cursors = {k: Cursor(epoch=e, version=v) for k, (e, v) in ap.scope_cursors(s).items()}
+    pool = ThreadPoolExecutor(max_workers=1) if overlap else None
+    ahead: Future[Any] | None = None
+    try:
+        for _ in range(100_000):
+            page = ahead.result() if ahead is not None else client.pull(cursors, limit=limit)
+            ahead = None
+            if pool is not None and page.has_more and not _resets(page):
+                ahead = pool.submit(client.pull, page.next_cursors, limit)
+            with ap.replica_session(db) as s:
+                res = ap.apply_page(s, page)
+                cursors = {k: Cursor(epoch=e, version=v)
+                           for k, (e, v) in ap.scope_cursors(s).items()}
+            _count(summary, res, progress)
+            resyncs = resyncs + 1 if res.resynced else 0
+            if resyncs > 3:
+                raise SyncError("The sync server keeps asking for a full download; try again "
+                                "later.", kind="server")
+            if not page.has_more and not res.resynced:
+                break
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     with ap.replica_session(db) as s:
         summary.purged += ap.purge_orphans(s)
+
+
+def _resets(page: Any) -> bool:
+    return any(info.state != "active" for info in page.scopes)
+
+
+def _count(summary: SyncSummary, res: ap.PageResult, progress: Progress | None) -> None:
+    summary.pages += 1
+    summary.applied += res.applied
+    summary.removed += res.removed
+    summary.purged += res.purged
+    summary.resynced += res.resynced
+    summary.revoked += res.revoked
+    if progress:
+        progress("pull", summary.pages, 0)
 
 
 def verify(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None,
@@ -315,8 +340,11 @@ def sync_once(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     pull_limit: int = 500,
+    overlap: bool = False,
 ) -> SyncSummary:
     """Run one cycle: push, pull, verify. The outbox is kept whatever fails.
+
+    ``overlap`` fetches the next pull page while applying the current one (see :func:`pull`).
 
     Raises
     ------
@@ -331,7 +359,7 @@ def sync_once(
     summary = SyncSummary()
     push(db, client, summary, progress)
     _send_resolutions(db, client)
-    pull(db, client, summary, progress, pull_limit)
+    pull(db, client, summary, progress, pull_limit, overlap=overlap)
     verify(db, client, summary, progress, pull_limit)
     summary.pending = pending_left(db)
     _check_clock(client, summary)

@@ -36,6 +36,7 @@ def replica_session(db: Database) -> Iterator[Session]:
     where a visit may outlive its account locally), one transaction, committed on success."""
     with db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("PRAGMA cache_size=-65536")  # 64 MB: big pulls touch many indexes
         conn.commit()  # end SQLAlchemy's autobegun block so the session owns its transaction
         try:
             with Session(bind=conn, expire_on_commit=False) as session:

@@ -136,3 +136,13 @@ def test_client_killed_mid_page_resumes(lite: Any, zygote: Any, laptops: Any,
     finally:
         http.close()
         server.stop()
+
+
+def test_overlapped_pull_gives_the_same_replica(lite: Any, laptops: Any) -> None:
+    t = rep_with_territory(lite, "anna")
+    _stock(lite, t, accounts=120)
+    rep = laptops("anna", lite.client)
+    summary = rep.sync(pull_limit=PAGE, overlap=True)
+    assert summary.pages >= 6 and not summary.mismatched
+    assert rep.count(AccountRecord) == 120
+    assert_converged(lite, rep)
