@@ -204,7 +204,8 @@ def ring_has_token(controller: SyncController) -> bool:
 
 
 def test_outbox_entry_shows_then_leaves_after_sync(app_parts: SyncController, server: Harness,
-                                                   runner: TaskRunner, qtbot: Any) -> None:
+                                                   runner: TaskRunner, qtbot: Any,
+                                                   tmp_path: Path) -> None:
     rep_with_territory(server, "anna")
     _login(qtbot, app_parts, "anna")
     panel = SyncPanel(runner, app_parts)
@@ -215,6 +216,11 @@ def test_outbox_entry_shows_then_leaves_after_sync(app_parts: SyncController, se
     assert [(r[0], r[1], r[2], r[4]) for r in rows] == [("Account", "Verkstad Öst", "new",
                                                          "waiting")]
     assert panel.tabs.tabText(0) == "Outbox (1)"
+    target = tmp_path / "outbox.csv"
+    with qtbot.waitSignal(panel.sig_exported, timeout=WAIT):
+        panel.export("outbox", target)
+    lines = target.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("Record,Name,Change,When,State") and "Verkstad Öst" in lines[1]
     with qtbot.waitSignal(app_parts.sig_synced, timeout=WAIT):
         panel.sync_button.click()
     qtbot.waitUntil(lambda: panel.outbox_model.rowCount() == 0, timeout=WAIT)
@@ -437,3 +443,37 @@ def test_stop_syncing_cancels_the_cycle_and_keeps_the_schedule(
     finally:
         gated.gate.set()
         controller.stop()
+
+
+def test_unreachable_server_is_said_under_the_address(runner: TaskRunner, ring: MemoryKeyring,
+                                                      qtbot: Any) -> None:
+    from tests.sync.client_helpers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    controller = SyncController(runner, client_factory=lambda u: SyncClient(
+        httpx.Client(timeout=5), u, retry=RetryPolicy(attempts=0), seed=1))
+    dialog = _hold(qtbot, LoginDialog(controller))
+    dialog.server.setText(url)
+    dialog.user.setText("anna")
+    dialog.password.setText(PASSWORD)
+    try:
+        with qtbot.waitSignal(dialog.sig_failed, timeout=WAIT):
+            dialog.ok.click()
+    finally:
+        controller.stop()
+    assert dialog.form.error("server").startswith(f"Cannot reach {url}.")
+    assert "keeps working offline" in dialog.form.error("server")
+
+
+def test_login_form_checks_its_fields_before_asking(runner: TaskRunner, qtbot: Any) -> None:
+    def no_network(_url: str) -> SyncClient:
+        raise AssertionError("the form must not call the server with bad input")
+
+    controller = SyncController(runner, client_factory=no_network)
+    dialog = _hold(qtbot, LoginDialog(controller))
+    dialog.server.setText("crm.example.com")
+    dialog.ok.click()
+    assert dialog.form.errors() == {
+        "server": "The address starts with https:// (or http:// on a local network).",
+        "user": "Give your user name.", "password": "Give your password."}
+    controller.stop()
