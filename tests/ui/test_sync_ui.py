@@ -477,3 +477,31 @@ def test_login_form_checks_its_fields_before_asking(runner: TaskRunner, qtbot: A
         "server": "The address starts with https:// (or http:// on a local network).",
         "user": "Give your user name.", "password": "Give your password."}
     controller.stop()
+
+
+def test_manager_sees_the_team_conflict_queue_and_applies_the_reps_value(
+        app_parts: SyncController, server: Harness, runner: TaskRunner, qtbot: Any,
+        tmp_path: Path) -> None:
+    from fieldcrm.sync.server.models import Account
+
+    acc, boss = _conflict_setup(server, tmp_path)
+    anna = Laptop(tmp_path, "anna", server.client)
+    anna.sync()
+    boss.update_account(acc, notes="office notes")
+    boss.sync()
+    anna.update_account(acc, notes="notes from the road")
+    assert anna.sync().conflicts == 1
+    _login(qtbot, app_parts, "boss")
+    panel = _hold(qtbot, SyncPanel(runner, app_parts))
+    qtbot.waitUntil(lambda: panel.team is not None and panel.team.view is not None, timeout=WAIT)
+    rows = panel.team.conflicts_model.csv_rows()
+    assert [(r[0], r[2], r[3], r[4], r[5]) for r in rows] == [
+        ("anna", "Acme", "notes", "office notes", "notes from the road")]
+    panel.team.conflicts.selectRow(0)
+    with qtbot.waitSignal(panel.team.sig_loaded, timeout=WAIT):
+        panel.team.apply_theirs.click()
+    assert panel.team.conflicts_model.rowCount() == 0
+    with server.db.read() as s:
+        assert s.get(Account, acc).notes == "notes from the road"
+    for laptop in (anna, boss):
+        laptop.close()
