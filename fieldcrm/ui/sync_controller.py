@@ -157,11 +157,10 @@ class SyncController(QObject):
             return True
         self._timer.stop()
         client = self._client or self._factory(self._state.server_url)
-        resume = self._client is None
         self._client = client
         memo = self._memo(client)
         self._prev_status = self._state.status
-        self._task = self.runner.call(lambda st: self._cycle(client, memo, st, resume),
+        self._task = self.runner.call(lambda st: self._cycle(client, memo, st),
                                       self._on_cycle_done, on_error=self._on_cycle_failed,
                                       with_state=True)
         self._set(status=SYNCING, next_try_s=None)
@@ -220,31 +219,30 @@ class SyncController(QObject):
             self.sig_login_needed.emit()
             return False
         client = self._client or self._factory(self._state.server_url)
-        resume = self._client is None
         self._client = client
 
         def job() -> Any:
             with self._lock:
                 client.cancelled = lambda: False
-                if resume:
-                    from fieldcrm.services.sync_login import resume as resume_login
-
-                    resume_login(self.runner.db, client)
+                self._resume(client)
                 return fn(client)
 
         self.runner.call(job, on_done, on_error=on_error)
         return True
 
     # -- the cycle (worker thread) ---------------------------------------------------------------
-    def _cycle(self, client: SyncClient, memo: RetryAfterMemo, task: TaskState,
-               resume: bool) -> CycleOutcome:
+    def _resume(self, client: SyncClient) -> None:
+        """Give a fresh client the saved login from the keyring (under the lock, once)."""
+        if client.tokens is None and not client.refresh_token:
+            from fieldcrm.services.sync_login import resume
+
+            resume(self.runner.db, client)
+
+    def _cycle(self, client: SyncClient, memo: RetryAfterMemo, task: TaskState) -> CycleOutcome:
         outcome: dict[str, Any] = {}
         with self._lock:
             try:
-                if resume:
-                    from fieldcrm.services.sync_login import resume as resume_login
-
-                    resume_login(self.runner.db, client)
+                self._resume(client)
                 outcome["summary"] = sync_once(db=self.runner.db, client=client,
                                                cancelled=task.is_cancelled)
             except SyncError as exc:

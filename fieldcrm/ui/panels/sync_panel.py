@@ -207,6 +207,10 @@ class SyncPanel(QWidget):
         if state.logged_in:
             parts.append(f"{state.user} at {urlparse(state.server_url).netloc or state.server_url}")
         parts += [last_sync_text(state.last_sync_at), pending_text(state.pending)]
+        if state.status == "offline" and state.next_try_s is not None and state.logged_in:
+            wait = state.next_try_s
+            parts.append(f"next try in {wait:.0f} s" if wait < 90 else
+                         f"next try in {wait / 60:.0f} min")
         self.status_label.setText(" · ".join(parts))
         self.status_label.setToolTip(state.server_url)
         self.error_label.setText(state.last_error)
