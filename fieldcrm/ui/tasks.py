@@ -11,6 +11,7 @@ slow query never waits behind a write for long (SQLite WAL lets readers run besi
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class _Relay(QObject):
     """Carries results from worker threads to the GUI thread (queued signal delivery)."""
 
     sig_result = Signal(object, object)
-    """(callback, value) to call on the GUI thread."""
+    """(ticket, future) of a finished job, delivered on the GUI thread."""
     sig_progress = Signal(object, int, int, str)
     """(state, done, total, label) from a running job."""
 
@@ -105,6 +106,8 @@ class TaskRunner(QObject):
         self._relay.sig_result.connect(self._on_relay_result, Qt.ConnectionType.QueuedConnection)
         self._relay.sig_progress.connect(self.sig_progress, Qt.ConnectionType.QueuedConnection)
         self._generation: dict[str, int] = {}
+        self._tickets = itertools.count()
+        self._waiting: dict[int, tuple[Any, ...]] = {}
         self._running = 0
         self._lock = threading.Lock()
 
@@ -165,17 +168,22 @@ class TaskRunner(QObject):
                on_error: Callable[[BaseException], None] | None,
                keygen: tuple[str | None, int | None] | None, changes: ChangeSet | None) -> None:
         self._set_running(+1)
+        # Callbacks (often bound methods of widgets) stay here on the GUI thread; only a ticket
+        # crosses to the worker, so a worker can never drop the last reference to a widget.
+        ticket = next(self._tickets)
+        self._waiting[ticket] = (on_done, parent, on_error, keygen, changes)
+        relay = self._relay
 
         def finished(future: Future[Any]) -> None:
-            # Runs on the worker thread: hand everything to the GUI thread.
-            self._relay.sig_result.emit(
-                lambda: self._deliver(future, on_done, parent, on_error, keygen, changes), None)
+            relay.sig_result.emit(ticket, future)  # worker thread: queued to the GUI thread
 
         pool.submit(job).add_done_callback(finished)
 
     @Slot(object, object)
-    def _on_relay_result(self, callback: Callable[[], None], _unused: object) -> None:
-        callback()
+    def _on_relay_result(self, ticket: int, future: Future[Any]) -> None:
+        waiting = self._waiting.pop(ticket, None)
+        if waiting is not None:
+            self._deliver(future, *waiting)
 
     def _deliver(self, future: Future[Any], on_done: Callable[[Any], None] | None,
                  parent: QWidget | None, on_error: Callable[[BaseException], None] | None,
