@@ -39,3 +39,33 @@ def db(tmp_path: Path) -> Iterator[object]:
     database = open_database(tmp_path / "fieldcrm.db")
     yield database
     database.close()
+
+
+@pytest.fixture(scope="session")
+def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 200-account demo database per test run (seed 3); tests work on copies of it."""
+    from fieldcrm.db.engine import open_database
+    from fieldcrm.services.demo import build_demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    database = open_database(path)
+    with database.session() as s:
+        build_demo(session=s, accounts=200, seed=3)
+    database.close()
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_file: Path, tmp_path: Path) -> Iterator[object]:
+    """A private copy of the shared demo database, migrated and open."""
+    import shutil
+
+    from fieldcrm.db.engine import open_database
+
+    for suffix in ("", "-wal", "-shm"):
+        src = demo_file.with_name(demo_file.name + suffix)
+        if src.exists():
+            shutil.copy(src, tmp_path / f"demo-copy.db{suffix}")
+    database = open_database(tmp_path / "demo-copy.db")
+    yield database
+    database.close()

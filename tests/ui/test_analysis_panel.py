@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,7 @@ import openpyxl
 import pytest
 from sqlalchemy import text
 
-from fieldcrm.db.engine import open_database
 from fieldcrm.services.analytics import Period
-from fieldcrm.services.demo import build_demo
 from fieldcrm.services.territories import update_territory
 from fieldcrm.ui.app import stop_runner
 from fieldcrm.ui.panels.analysis_panel import AnalysisPanel, choose_period, month_periods
@@ -26,27 +22,10 @@ WAIT = 15_000
 TRICKY = "=SUM(A1:A9)"
 
 
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One 200-account demo per module; each test gets its own copy (see ``db``)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    database = open_database(path)
-    with database.session() as s:
-        build_demo(session=s, accounts=200, seed=3)
-    database.close()
-    return path
-
-
 @pytest.fixture
-def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
-    """A private copy of the module's demo database (overrides the empty ``db``)."""
-    for suffix in ("", "-wal", "-shm"):
-        src = demo_file.with_name(demo_file.name + suffix)
-        if src.exists():
-            shutil.copy(src, tmp_path / f"fieldcrm.db{suffix}")
-    database = open_database(tmp_path / "fieldcrm.db")
-    yield database
-    database.close()
+def db(demo_db: Any) -> Any:
+    """The shared 200-account demo (a private copy) instead of the empty database."""
+    return demo_db
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +10,9 @@ import pytest
 from shapely.geometry import box, mapping, shape
 from sqlalchemy import text
 
-from fieldcrm.db.engine import open_database
 from fieldcrm.domain.enums import Role
 from fieldcrm.services import territories as T
 from fieldcrm.services.balance import accounts_outside, territory_summaries
-from fieldcrm.services.demo import build_demo
 from fieldcrm.ui.app import stop_runner
 from fieldcrm.ui.panels.territories_panel import TerritoriesPanel
 from fieldcrm.ui.panels.territory_import_dialog import ImportPreviewDialog
@@ -25,27 +21,10 @@ from fieldcrm.ui.tasks import TaskRunner
 WAIT = 10_000
 
 
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One 200-account demo per module; each test gets its own copy (see ``db``)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    database = open_database(path)
-    with database.session() as s:
-        build_demo(session=s, accounts=200, seed=3)
-    database.close()
-    return path
-
-
 @pytest.fixture
-def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
-    """A private copy of the module's demo database (overrides the empty ``db``)."""
-    for suffix in ("", "-wal", "-shm"):
-        src = demo_file.with_name(demo_file.name + suffix)
-        if src.exists():
-            shutil.copy(src, tmp_path / f"fieldcrm.db{suffix}")
-    database = open_database(tmp_path / "fieldcrm.db")
-    yield database
-    database.close()
+def db(demo_db: Any) -> Any:
+    """The shared 200-account demo (a private copy) instead of the empty database."""
+    return demo_db
 
 
 @pytest.fixture

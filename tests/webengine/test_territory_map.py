@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fieldcrm.db.engine import open_database
 from fieldcrm.geo.standalone import PALETTE
-from fieldcrm.services.demo import build_demo
 from fieldcrm.ui.app import stop_runner
 from fieldcrm.ui.tasks import TaskRunner
 from tests.webengine.conftest import READY_TIMEOUT_MS
@@ -22,27 +19,10 @@ WAIT = 20_000
 FILLS = "window.fieldcrm._state.choropleth.getLayers().map(function (l) { return l.options.fillColor; })"
 
 
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One 200-account demo per module; each test gets its own copy (see ``db``)."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    database = open_database(path)
-    with database.session() as s:
-        build_demo(session=s, accounts=200, seed=3)
-    database.close()
-    return path
-
-
 @pytest.fixture
-def db(demo_file: Path, tmp_path: Path) -> Iterator[Any]:
-    """A private copy of the module's demo database (overrides the empty ``db``)."""
-    for suffix in ("", "-wal", "-shm"):
-        src = demo_file.with_name(demo_file.name + suffix)
-        if src.exists():
-            shutil.copy(src, tmp_path / f"fieldcrm.db{suffix}")
-    database = open_database(tmp_path / "fieldcrm.db")
-    yield database
-    database.close()
+def db(demo_db: Any) -> Any:
+    """The shared 200-account demo (a private copy) instead of the empty database."""
+    return demo_db
 
 
 @pytest.fixture
