@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from fieldcrm.db.engine import Database
+from fieldcrm.db.outbox import pending_count
 from fieldcrm.errors import SyncError
 from fieldcrm.services.sync import KEYRING_SERVICE, device_id, get_meta, set_meta
 from fieldcrm.sync.client import RetryPolicy, SyncClient
@@ -66,10 +67,18 @@ def login(db: Database, client: SyncClient, user: str, password: str) -> TokenRe
     ------
     SyncError
         ``keyring`` (no secure store; checked before the password is sent), ``auth`` (wrong
-        user name or password), ``offline``...
+        user name or password, or another user's changes still wait here), ``offline``...
     """
     server = server_of(client)
     client.on_tokens = _saver(server, user)
+    with db.session() as s:
+        before, waiting = get_meta(s, "sync_user"), pending_count(s)
+    if before and before.lower() != user.lower() and waiting:
+        raise SyncError(
+            f"This database holds {waiting} unsent change(s) made by {before}; log in as "
+            f"{before} to send them first (or export them), then switch users.",
+            kind="auth",
+        )
     pair = client.login(user, password, device_id=device_id(db), device_name="fieldcrm")
     with db.session() as s:
         for key, value in (("server_url", server), ("sync_user", user),

@@ -268,6 +268,10 @@ class SyncClient:
                 self.refresh()
                 refreshed = True
                 continue
+            if code == 429 and login:
+                wait = retry_hint(response) or 60
+                raise SyncError(f"Too many failed logins; try again in {wait / 60:.0f} minute(s).",
+                                kind="auth")
             if code in (429, 503) or code >= 500:
                 if attempt >= self.retry.attempts:
                     raise SyncError(f"The sync server is busy: {_detail(response)}", kind="busy")
@@ -314,8 +318,13 @@ def _parse(response: httpx.Response, out: type[_M]) -> _M:
 def _error(code: int, response: httpx.Response, *, login: bool) -> SyncError:
     detail = _detail(response)
     if code == 401:
-        if login:
+        if login and ("password" in detail.lower() or not detail):
             return SyncError(WRONG_LOGIN, kind="auth")
+        if login and "belongs to another user" in detail:
+            return SyncError("This database is registered to another user on the sync server; "
+                             "each user needs their own fieldcrm database.", kind="auth")
+        if login:
+            return SyncError(f"The sync server refused this login: {detail}", kind="auth")
         return SyncError(_auth_message(detail), kind="auth")
     if code == 426:
         return SyncError(

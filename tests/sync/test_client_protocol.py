@@ -187,3 +187,32 @@ def test_expired_access_token_refresh_does_not_use_up_retries(lite: Any, laptops
     http._transport.script["/v1/sync/pull"] = [expired]
     a.client.http = http
     assert a.sync().pending == 0
+
+
+def test_another_user_cannot_send_the_previous_users_changes(lite: Any, laptops: Any) -> None:
+    rep_with_territory(lite)
+    lite.add_user("bert")
+    a = laptops("anna", lite.client)
+    a.create_account("Anna's offline work")
+    a.username = "bert"
+    with pytest.raises(SyncError) as err:
+        a.login()
+    assert err.value.kind == "auth" and "unsent change" in str(err.value)
+    a.username = "anna"
+    a.login()
+    assert a.sync().acked == 1
+    a.username = "bert"  # nothing waits now, but the server binds the device to anna
+    with pytest.raises(SyncError) as err:
+        a.login()
+    assert "registered to another user" in str(err.value)
+
+
+def test_too_many_failed_logins_is_said_without_waiting(lite: Any, laptops: Any) -> None:
+    rep_with_territory(lite)
+    a = laptops("anna", lite.client, login=False, sleep=lambda s: pytest.fail("waited"))
+    messages = set()
+    for _ in range(7):
+        with pytest.raises(SyncError) as err:
+            a.login("wrong")
+        messages.add(str(err.value).split(";")[0])
+    assert messages == {WRONG_LOGIN, "Too many failed logins"}
