@@ -33,6 +33,15 @@ class Settings:
     outcomes: tuple[str, ...] = DEFAULT_OUTCOMES
     cadence: dict[str, int] = field(default_factory=lambda: {t.value: d for t, d in DEFAULT_CADENCE_DAYS.items()})
     timezone: str = "Europe/Stockholm"
+    geocoder_online: bool = False  # off by default: nothing leaves the laptop unless asked
+    geocoder_provider: str = "nominatim"
+    geocoder_domain: str = "nominatim.openstreetmap.org"
+    geocoder_scheme: str = "https"
+    geocoder_user_agent: str = "fieldcrm/0.1 (offline-first field sales CRM)"
+
+
+_GEOCODER_KEYS = ("geocoder_online", "geocoder_provider", "geocoder_domain", "geocoder_scheme",
+                  "geocoder_user_agent")
 
 
 def load_settings(*, session: Session) -> Settings:
@@ -40,7 +49,7 @@ def load_settings(*, session: Session) -> Settings:
     stored: dict[str, Any] = {r.key: json.loads(r.value_json) for r in session.scalars(select(SettingRecord))}
     base = Settings()
     kwargs: dict[str, Any] = {}
-    for key in ("default_country", "currency", "units", "timezone"):
+    for key in ("default_country", "currency", "units", "timezone", *_GEOCODER_KEYS):
         if key in stored:
             kwargs[key] = stored[key]
     for key in ("home", "office"):
@@ -70,8 +79,22 @@ def _validate(s: Settings) -> None:
             errors[f"cadence_{tier}"] = f"Cadence for tier {tier} must be 1–3650 days."
     if not s.outcomes or any(not o.strip() for o in s.outcomes):
         errors["outcomes"] = "Give at least one outcome, none empty."
+    errors.update(_geocoder_errors(s))
     if errors:
         raise InvalidInput(next(iter(errors.values())), errors)
+
+
+def _geocoder_errors(s: Settings) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not s.geocoder_provider.strip().isidentifier():
+        errors["geocoder_provider"] = "Geocoder must be a geopy service name, e.g. nominatim."
+    if s.geocoder_scheme not in ("https", "http"):
+        errors["geocoder_scheme"] = "Geocoder scheme must be https or http."
+    if s.geocoder_online and s.geocoder_provider == "nominatim" and not s.geocoder_domain.strip():
+        errors["geocoder_domain"] = "Give the Nominatim server, e.g. nominatim.openstreetmap.org."
+    if s.geocoder_online and not s.geocoder_user_agent.strip():
+        errors["geocoder_user_agent"] = "Give a user agent that identifies you (Nominatim's policy)."
+    return errors
 
 
 def save_settings(*, session: Session, settings: Settings) -> Settings:
@@ -86,7 +109,8 @@ def save_settings(*, session: Session, settings: Settings) -> Settings:
                 currency=settings.currency.upper())
     _validate(s)
     values = {"home": asdict(s.home), "office": asdict(s.office), "default_country": s.default_country,
-              "currency": s.currency, "units": s.units, "outcomes": list(s.outcomes), "timezone": s.timezone}
+              "currency": s.currency, "units": s.units, "outcomes": list(s.outcomes), "timezone": s.timezone,
+              **{k: getattr(s, k) for k in _GEOCODER_KEYS}}
     for key, value in values.items():
         session.merge(SettingRecord(key=key, value_json=json.dumps(value)))
     for tier, days in s.cadence.items():
