@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from keyring.backend import KeyringBackend
+from PySide6.QtWidgets import QDialogButtonBox
+from sqlalchemy import select, text
 
 from fieldcrm.db.models import AccountRecord, GeocodeCacheRecord
 from fieldcrm.domain.ids import new_id
@@ -16,7 +18,13 @@ from fieldcrm.errors import InvalidInput
 from fieldcrm.services.settings import load_settings, save_settings
 from fieldcrm.ui import app as ui_app
 from fieldcrm.ui.panels import geocode_panel
-from fieldcrm.ui.panels.geocode_panel import GeocodePanel, online_settings, save_api_key
+from fieldcrm.ui.panels.geocode_panel import (
+    GeocodePanel,
+    online_settings,
+    read_api_key,
+    save_api_key,
+)
+from fieldcrm.ui.panels.settings_dialog import SettingsDialog
 from fieldcrm.ui.tasks import TaskRunner
 
 _spec = importlib.util.spec_from_file_location(
@@ -156,5 +164,83 @@ def test_settings_store_geocoder_fields_and_key_needs_a_keyring(db: Any) -> None
         with pytest.raises(InvalidInput, match="keyring") as no_store:
             save_api_key("opencage", "secret")
         assert "geocoder_api_key" in no_store.value.errors
+    finally:
+        keyring.set_keyring(before)
+
+
+class _MemoryKeyring(KeyringBackend):
+    """A keyring backend in memory (the tests' stand-in for the OS password store)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        del self.store[(service, username)]
+
+
+@pytest.fixture
+def memory_keyring() -> Any:
+    import keyring
+
+    before, backend = keyring.get_keyring(), _MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(before)
+
+
+def _dialog(qtbot: Any, runner: TaskRunner) -> SettingsDialog:
+    d = SettingsDialog(runner)
+    qtbot.addWidget(d)
+    with qtbot.waitSignal(d.sig_loaded, timeout=WAIT):
+        d.show()
+    return d
+
+
+def test_settings_dialog_geocoding_group_saves_and_keeps_key_in_keyring(
+        qtbot: Any, runner: TaskRunner, db: Any, memory_keyring: _MemoryKeyring) -> None:
+    d = _dialog(qtbot, runner)
+    assert not d.inputs["geocoder_online"].isChecked()
+    assert d.inputs["geocoder_domain"].text() == "nominatim.openstreetmap.org"
+    d.inputs["geocoder_online"].setChecked(True)
+    d.inputs["geocoder_user_agent"].setText("")
+    d.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    qtbot.waitUntil(lambda: d.errors["geocoder_user_agent"].isVisibleTo(d), timeout=WAIT)
+    d.inputs["geocoder_user_agent"].setText("acme-crm (it@acme.example)")
+    d.inputs["geocoder_provider"].setCurrentText("opencage")
+    qtbot.keyClicks(d.inputs["geocoder_api_key"], "s3cret")
+    with qtbot.waitSignal(d.sig_saved, timeout=WAIT):
+        d.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+    with db.session() as s:
+        stored = load_settings(session=s)
+        assert stored.geocoder_online and stored.geocoder_provider == "opencage"
+        assert stored.geocoder_user_agent == "acme-crm (it@acme.example)"
+        raw = " ".join(v for (v,) in s.execute(text("SELECT value_json FROM setting")))
+    assert "s3cret" not in raw  # never in the database
+    assert memory_keyring.store == {("fieldcrm-geocoder", "opencage"): "s3cret"}
+    assert read_api_key("opencage") == "s3cret"
+
+
+def test_settings_dialog_says_when_there_is_no_keyring(qtbot: Any, runner: TaskRunner) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        d = _dialog(qtbot, runner)
+        qtbot.keyClicks(d.inputs["geocoder_api_key"], "s3cret")
+        d.buttons.button(QDialogButtonBox.StandardButton.Save).click()
+        qtbot.waitUntil(lambda: d.errors["geocoder_api_key"].isVisibleTo(d), timeout=WAIT)
+        assert "keyring" in d.errors["geocoder_api_key"].text()
+        assert d.isVisible()
     finally:
         keyring.set_keyring(before)

@@ -1,4 +1,4 @@
-"""The rep's settings form: home and office, country, currency, units, cadence, outcomes."""
+"""The rep's settings form: home and office, country, currency, units, cadence, outcomes, geocoding."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from zoneinfo import available_timezones
 
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,9 +27,12 @@ from fieldcrm.domain.enums import Tier
 from fieldcrm.errors import InvalidInput
 from fieldcrm.services.settings import Place, Settings, load_settings, save_settings
 from fieldcrm.ui.errors import show_error
+from fieldcrm.ui.panels.geocode_panel import save_api_key
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 _ERROR_STYLE = "color: #c62828;"
+GEOCODER_PROVIDERS = ("nominatim", "photon", "opencage", "geocodio", "googlev3", "bing",
+                      "arcgis", "herev7", "mapbox", "tomtom")
 
 
 def _parse_float(text: str, what: str) -> tuple[float | None, str]:
@@ -84,6 +89,7 @@ class SettingsDialog(QDialog):
         outcomes.setFixedHeight(110)
         self.inputs["outcomes"] = outcomes
         form.addRow("Visit outcomes", self._with_errors(["outcomes"]))
+        geocoding = self._geocoding_group()
         self.summary = QLabel("")
         self.summary.setStyleSheet(_ERROR_STYLE)
         self.summary.setWordWrap(True)
@@ -94,8 +100,38 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(geocoding)
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
+
+    def _geocoding_group(self) -> QGroupBox:
+        box = QGroupBox("Geocoding (placing accounts on the map)")
+        form = QFormLayout(box)
+        online = QCheckBox("Also ask an online geocoder for street addresses")
+        online.setToolTip("Off: only the offline town list is used and nothing leaves the laptop")
+        self.inputs["geocoder_online"] = online
+        form.addRow("", online)
+        provider = QComboBox()
+        provider.setEditable(True)
+        provider.addItems(GEOCODER_PROVIDERS)
+        self.inputs["geocoder_provider"] = provider
+        form.addRow("Provider (geopy)", self._with_errors(["geocoder_provider"]))
+        self._line("geocoder_domain", "nominatim.openstreetmap.org")
+        form.addRow("Server", self._with_errors(["geocoder_domain"]))
+        scheme = QComboBox()
+        scheme.addItems(["https", "http"])
+        self.inputs["geocoder_scheme"] = scheme
+        form.addRow("Scheme", self._with_errors(["geocoder_scheme"]))
+        self._line("geocoder_user_agent", "who you are, e.g. acme-crm (it@acme.example)")
+        form.addRow("User agent", self._with_errors(["geocoder_user_agent"]))
+        key = self._line("geocoder_api_key", "kept in the system keyring; empty = none")
+        key.setEchoMode(QLineEdit.EchoMode.Password)
+        self._key_edited = False
+        key.textEdited.connect(lambda _t: setattr(self, "_key_edited", True))
+        form.addRow("API key", self._with_errors(["geocoder_api_key"]))
+        form.addRow("", QLabel("Nominatim's usage policy: at most one request per second; "
+                               "every answer is cached, so no address is asked twice."))
+        return box
 
     def _line(self, key: str, placeholder: str, max_length: int = 0) -> QLineEdit:
         edit = QLineEdit()
@@ -185,6 +221,12 @@ class SettingsDialog(QDialog):
         outcomes = self.inputs["outcomes"]
         assert isinstance(outcomes, QPlainTextEdit)
         outcomes.setPlainText("\n".join(settings.outcomes))
+        online = self.inputs["geocoder_online"]
+        assert isinstance(online, QCheckBox)
+        online.setChecked(settings.geocoder_online)
+        for key in ("geocoder_provider", "geocoder_domain", "geocoder_scheme",
+                    "geocoder_user_agent"):
+            self._set_text(key, getattr(settings, key))
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(True)
         self.sig_loaded.emit()
 
@@ -212,8 +254,22 @@ class SettingsDialog(QDialog):
         settings = replace(base, home=places["home"], office=places["office"],
                            default_country=self._text("default_country").strip(),
                            currency=self._text("currency").strip(), units=units.currentData(),
-                           timezone=timezone, cadence=cadence, outcomes=outcomes)
+                           timezone=timezone, cadence=cadence, outcomes=outcomes,
+                           **self._read_geocoding())
         return settings, errors
+
+    def _read_geocoding(self) -> dict[str, Any]:
+        online = self.inputs["geocoder_online"]
+        assert isinstance(online, QCheckBox)
+        return {"geocoder_online": online.isChecked(),
+                **{k: self._text(k).strip() for k in ("geocoder_provider", "geocoder_domain",
+                                                       "geocoder_scheme", "geocoder_user_agent")}}
+
+    def api_key_change(self) -> tuple[str, str] | None:
+        """Return (provider, key) when the user typed in the API key field, else None."""
+        if not self._key_edited:
+            return None
+        return self._text("geocoder_provider").strip(), self._text("geocoder_api_key").strip()
 
     # -- saving -------------------------------------------------------------------------------
     def show_errors(self, errors: dict[str, str]) -> None:
@@ -240,8 +296,14 @@ class SettingsDialog(QDialog):
             return
         self.show_errors({})
         self.buttons.setEnabled(False)
-        self._runner.write(lambda s: save_settings(session=s, settings=settings),
-                           ChangeSet(settings=True), on_done=self._on_saved,
+        key = self.api_key_change()
+
+        def save(session: Any) -> Settings:
+            if key is not None:
+                save_api_key(*key)  # the OS keyring, never the database
+            return save_settings(session=session, settings=settings)
+
+        self._runner.write(save, ChangeSet(settings=True), on_done=self._on_saved,
                            on_error=self._on_save_failed, parent=self)
 
     def _on_saved(self, settings: Settings) -> None:
