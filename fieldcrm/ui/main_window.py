@@ -16,7 +16,7 @@ from fieldcrm.services.settings import Settings, load_settings
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.panels.today_panel import TodayPanel
 from fieldcrm.ui.shell_sync import ShellSync
-from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, route_home
+from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, make_panel, route_home
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,11 @@ class MainWindow(QMainWindow):
         self.tabs = LazyTabs(self.today, {
             Tab.ACCOUNT: self._make_account_panel, Tab.MAP: self._make_map_panel,
             Tab.ROUTE: self._make_route_panel, Tab.TERRITORIES: self._make_territories_panel,
-            Tab.ANALYSIS: self._make_analysis_panel, Tab.SYNC: self.sync.make_panel})
+            Tab.ANALYSIS: lambda: make_panel("analysis_panel", "AnalysisPanel", runner,
+                                             sig_status=self._say),
+            Tab.SYNC: self.sync.make_panel, Tab.DATA_QUALITY: lambda: make_panel(
+                "data_quality_panel", "DataQualityPanel", runner, sig_status=self._say,
+                sig_account_activated=self._open_account)})
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.accounts)
         self.splitter.addWidget(self.tabs)
@@ -189,13 +193,6 @@ class MainWindow(QMainWindow):
 
         panel = TerritoriesPanel(self.runner)
         panel.sig_account_activated.connect(self._open_account)
-        panel.sig_status.connect(self._say)
-        return panel
-
-    def _make_analysis_panel(self) -> QWidget:
-        from fieldcrm.ui.panels.analysis_panel import AnalysisPanel
-
-        panel = AnalysisPanel(self.runner)
         panel.sig_status.connect(self._say)
         return panel
 

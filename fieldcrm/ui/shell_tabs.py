@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 
 from fieldcrm.services.settings import Settings
 
-TAB_TITLES = ("Today", "Account", "Map", "Route", "Territories", "Analysis", "Sync")
+TAB_TITLES = ("Today", "Account", "Map", "Route", "Territories", "Analysis", "Sync",
+              "Data quality")
 
 
 class Tab(IntEnum):
@@ -25,6 +26,7 @@ class Tab(IntEnum):
     TERRITORIES = 4
     ANALYSIS = 5
     SYNC = 6
+    DATA_QUALITY = 7
 
 LAZY_MODULES = ("fieldcrm.ui.panels.account_panel", "fieldcrm.ui.panels.map_panel",
                 "fieldcrm.ui.panels.route_panel")
@@ -68,6 +70,14 @@ class LazyTabs(QTabWidget):
     def _on_current_changed(self, index: int) -> None:
         if index >= 0:
             self.panel(index)
+
+
+def make_panel(module: str, name: str, runner: Any, **signals: Callable[..., Any]) -> QWidget:
+    """Make ``fieldcrm.ui.panels.<module>.<name>(runner)`` and connect its ``sig_*`` signals."""
+    panel = getattr(importlib.import_module(f"fieldcrm.ui.panels.{module}"), name)(runner)
+    for signal, slot in signals.items():
+        getattr(panel, signal).connect(slot)
+    return panel
 
 
 def route_home(settings: Settings) -> Any:

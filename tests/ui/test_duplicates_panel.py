@@ -191,3 +191,22 @@ def test_cancel_stops_the_search(qtbot: Any, panel: DuplicatesPanel) -> None:
 def test_show_value_formats() -> None:
     assert show_value(None) == "—" and show_value(("a", "b")) == "a, b"
     assert show_value(59.1234567) == "59.12346" and show_value("x") == "x"
+
+
+def test_main_window_has_a_data_quality_tab(qtbot: Any, runner: TaskRunner) -> None:
+    from fieldcrm.ui.main_window import MainWindow
+    from fieldcrm.ui.panels.data_quality_panel import DataQualityPanel
+    from fieldcrm.ui.shell_tabs import TAB_TITLES, Tab
+
+    window = MainWindow(runner, restore_state=False)
+    qtbot.addWidget(window)
+    assert window.tabs.tabText(Tab.DATA_QUALITY) == TAB_TITLES[Tab.DATA_QUALITY] == "Data quality"
+    window.tabs.setCurrentIndex(Tab.DATA_QUALITY)
+    panel = window.tabs.made(Tab.DATA_QUALITY)
+    assert isinstance(panel, DataQualityPanel)
+    panel.show_positions()
+    assert panel.currentWidget() is panel.positions
+    panel.positions.sig_status.emit("3 placed at their town")
+    assert window.statusBar().currentMessage() == "3 placed at their town"
+    window.tabs.setCurrentIndex(Tab.ANALYSIS)  # made through the same helper
+    assert window.tabs.made(Tab.ANALYSIS) is not None
