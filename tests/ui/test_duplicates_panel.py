@@ -15,7 +15,7 @@ from fieldcrm.domain.ids import new_id
 from fieldcrm.services.accounts import create_account
 from fieldcrm.services.settings import current_user, list_users, set_current_user
 from fieldcrm.ui.app import stop_runner
-from fieldcrm.ui.panels.duplicates_panel import DuplicatesPanel
+from fieldcrm.ui.panels.duplicates_panel import DuplicatesPanel, moved_text
 from fieldcrm.ui.panels.merge_dialog import MergeDialog, show_value
 from fieldcrm.ui.tasks import TaskRunner
 
@@ -115,6 +115,8 @@ def test_merge_with_choices_then_undo(qtbot: Any, panel: DuplicatesPanel,
     dialog.merge_button.click()
     qtbot.waitUntil(lambda: panel.undo_button.isEnabled() and "Merged" in panel.status.text(),
                     timeout=WAIT)
+    assert "moved 1 contact and 1 sale" in panel.status.text()
+    assert not panel.table.selectionModel().selectedRows() and not panel.merge_button.isEnabled()
     with db.session() as s:
         kept = s.get(AccountRecord, survivor)
         gone = s.get(AccountRecord, other)
@@ -186,6 +188,12 @@ def test_cancel_stops_the_search(qtbot: Any, panel: DuplicatesPanel) -> None:
     assert panel.find_button.isEnabled() and "cancelled" in panel.status.text()
     qtbot.wait(500)
     assert "cancelled" in panel.status.text()  # a late result does not overwrite it
+
+
+def test_moved_text() -> None:
+    assert moved_text({"contact": 0, "sale": 0}) == "nothing else to move"
+    assert moved_text({"contact": 2, "sale": 1, "opportunity": 3, "visit": 0}) == (
+        "moved 2 contacts, 1 sale and 3 opportunities")
 
 
 def test_show_value_formats() -> None:

@@ -57,6 +57,16 @@ def last_undoable_merge(session: Session) -> str | None:
     return None
 
 
+def moved_text(moved: dict[str, int]) -> str:
+    """Return what a merge moved, e.g. "moved 1 contact and 2 visits"."""
+    plural = {"opportunity": "opportunities"}
+    parts = [f"{n} {entity if n == 1 else plural.get(entity, entity + 's')}"
+             for entity, n in moved.items() if n]
+    if not parts:
+        return "nothing else to move"
+    return "moved " + (parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1])
+
+
 class DuplicatesPanel(QWidget):
     """A table of likely duplicate pairs with score and reasons; a pair opens the merge dialog."""
 
@@ -91,6 +101,7 @@ class DuplicatesPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
@@ -173,6 +184,7 @@ class DuplicatesPanel(QWidget):
         self.status.setText(
             f"{n} likely duplicate pair{'' if n == 1 else 's'}, best first. Double-click a pair "
             "to compare and merge." if n else "No likely duplicates found.")
+        self.table.clearSelection()
         self.merge_button.setEnabled(False)
 
     def _refresh_undo(self) -> None:
@@ -212,8 +224,7 @@ class DuplicatesPanel(QWidget):
         self.undo_button.setEnabled(True)
         self.pairs = [p for p in self.pairs if result.removed_id not in (p.a_id, p.b_id)]
         self._on_pairs_found(self.pairs)
-        moved = sum(result.moved.values())
-        text = f"Merged; {moved} contact(s), visit(s), sale(s) and opportunities moved."
+        text = f"Merged: {moved_text(result.moved)}."
         self.status.setText(text + " Undo is possible until the next sync.")
         self.sig_status.emit(text)
 

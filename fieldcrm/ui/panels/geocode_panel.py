@@ -238,7 +238,8 @@ class GeocodePanel(QWidget):
             item = QListWidgetItem(f"{name} — {address}")
             item.setData(Qt.ItemDataRole.UserRole, account_id)
             self.unplaced.addItem(item)
-        self.list_title.setText(f"Accounts that could not be placed ({len(rows)})" if rows else
+        self.list_title.setText(f"Accounts that could not be placed ({len(rows)}): double-click "
+                                "one to open it and fix its address" if rows else
                                 "Every account has a position.")
 
     # -- slots -------------------------------------------------------------------------------

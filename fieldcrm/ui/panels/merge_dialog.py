@@ -152,7 +152,8 @@ class MergeDialog(QDialog):
             if item.widget() is not None:
                 item.widget().deleteLater()
         self.groups = {}
-        for col, text in enumerate(("Field", plan.survivor_name, plan.other_name, "")):
+        heads = ("Field", f"{plan.survivor_name} (stays)", f"{plan.other_name} (removed)", "")
+        for col, text in enumerate(heads):
             label = QLabel(f"<b>{text}</b>")
             self.grid.addWidget(label, 0, col)
         if not plan.fields:
