@@ -126,3 +126,26 @@ def test_checker_catches_a_broken_plan() -> None:
     problems = check_plan(broken, stops, distance=MODEL)
     assert any("earlier than possible" in x for x in problems)
     assert any("outside its hours" in x for x in problems)
+
+
+def test_duration_cost_model_charges_time_and_keeps_the_prize_dominant() -> None:
+    """The time-charging PyVRP model (used to find sets with room for one more visit)."""
+    import pyvrp
+
+    from fieldcrm.geo.routing.multistart import build_data
+
+    stops = random_stops(random.Random(4), 12, windows=True)
+    s = PlanSettings(day=MONDAY, start=HOME, end=HOME)
+    p, _, _ = build_problem(stops, s, MODEL)
+    cand = [i for i in range(p.n) if is_feasible(p, [i])]
+    plain, _ = build_data(p, cand)
+    timed, stop_of = build_data(p, cand, duration_cost=50)
+    assert plain.vehicle_type(0).unit_duration_cost == 0
+    assert timed.vehicle_type(0).unit_duration_cost == 50
+    dist, dur = timed.distance_matrix(0), timed.duration_matrix(0)
+    longest_visit = max(c.service_duration for c in timed.clients())
+    worst_detour = 2 * dist.max() + 50 * (2 * dur.max() + longest_visit)
+    assert min(c.prize for c in timed.clients()) > worst_detour
+    res = pyvrp.solve(timed, pyvrp.stop.MaxIterations(200), seed=1, display=False)
+    seq = [stop_of[a.idx] for a in res.best.routes()[0] if a.is_client()]
+    assert seq and is_feasible(p, seq)

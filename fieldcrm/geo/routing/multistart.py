@@ -45,9 +45,13 @@ class _Stop:
         return now >= self.deadline
 
 
-def build_data(p: Problem, cand: Sequence[int], prize_factor: float = 4.0):
+def build_data(p: Problem, cand: Sequence[int], prize_factor: float = 4.0,
+               duration_cost: int = 0):
     # -> tuple[pyvrp.ProblemData, list[int]]
     """PyVRP data in metres and whole seconds, every stop optional with a dominant prize.
+
+    ``duration_cost`` (per second, in metres) also charges time spent, so that the search
+    prefers visit sets that leave room for one more visit; the prize grows with it.
 
     Drive and visit times are rounded up so PyVRP is never tighter than the schedule; a stop
     with several windows becomes a mutually exclusive group; breaks shorten the day (the
@@ -64,7 +68,8 @@ def build_data(p: Problem, cand: Sequence[int], prize_factor: float = 4.0):
     dur = np.ceil(np.where(np.isfinite(mins), mins, far) * 60.0 - 1e-9).astype(np.int64)
     np.fill_diagonal(dist, 0)
     np.fill_diagonal(dur, 0)
-    prize = int(dist.max() * prize_factor) + 1000
+    visit = math.ceil(max((p.duration[i] for i in cand), default=0.0) * 60)
+    prize = int((dist.max() + duration_cost * (dur.max() + visit)) * prize_factor) + 1000
     pause = sum(b.duration for b in p.breaks)
     day_start = math.ceil(p.start_time * 60)
     day_end = max(day_start, math.floor((s.latest_return - pause) * 60))
@@ -90,7 +95,8 @@ def build_data(p: Problem, cand: Sequence[int], prize_factor: float = 4.0):
         locations=[pyvrp.Location(0, 0) for _ in nodes], clients=clients,
         depots=[pyvrp.Depot(0), pyvrp.Depot(1)],
         vehicle_types=[pyvrp.VehicleType(1, start_depot=0, end_depot=1, tw_early=day_start,
-                                         tw_late=day_end, start_late=day_start)],
+                                         tw_late=day_end, start_late=day_start,
+                                         unit_duration_cost=duration_cost)],
         distance_matrices=[dist], duration_matrices=[dur], groups=groups,
     )
     return data, client_stop
@@ -131,11 +137,12 @@ def _tsp_reorder(p: Problem, seq: list[int]) -> list[int]:
     return [nodes[j] - 2 for j in path[1:-1]]
 
 
-# (PyVRP settings, share of the time, seed, start from the best so far, prize factor)
-PLAN: list[tuple[str, float, int, bool, float]] = [
-    ("perturb-more", 0.3, 1, False, 4.0), ("short-history", 0.3, 2, False, 4.0),
-    ("reorder", 0.0, 0, True, 4.0), ("default", 0.2, 3, True, 4.0),
-    ("short-history", 0.2, 4, True, 4.0),
+# (PyVRP settings, share of the time, seed, start from the best so far, prize factor,
+#  duration cost)
+PLAN: list[tuple[str, float, int, bool, float, int]] = [
+    ("perturb-more", 0.3, 1, False, 4.0, 0), ("default", 0.3, 1, False, 4.0, 14),
+    ("reorder", 0.0, 0, True, 4.0, 0), ("default", 0.2, 2, True, 4.0, 50),
+    ("short-history", 0.2, 4, True, 4.0, 0),
 ]
 
 
@@ -168,20 +175,21 @@ def best_order(
                 best = (key, clients)
 
     spent = 0.0
-    datas = {4.0: data}
-    for kind, share, seed, from_best, factor in PLAN:
+    datas = {(4.0, 0): data}
+    for kind, share, seed, from_best, factor, dcost in PLAN:
         if kind == "reorder":
             seq = _tsp_reorder(p, [client_stop[c] for c in best[1]])
             consider([first_client[i] for i in seq])
             continue
-        if factor not in datas:
-            datas[factor] = build_data(p, cand, factor)[0]
+        key = (factor, dcost)
+        if key not in datas:
+            datas[key] = build_data(p, cand, factor, dcost)[0]
         init = None
         if from_best and best[1]:
-            init = pyvrp.Solution(datas[factor], [best[1]])
+            init = pyvrp.Solution(datas[key], [best[1]])
         stop = _Stop(seconds * share, cancel, progress, (0.1 + 0.7 * spent, 0.1 + 0.7 *
                                                             (spent + share)))
-        res = pyvrp.solve(datas[factor], stop, seed=seed, collect_stats=False, display=False,
+        res = pyvrp.solve(datas[key], stop, seed=seed, collect_stats=False, display=False,
                           params=_params(kind), initial_solution=init)
         spent += share
         if stop.cancelled:
