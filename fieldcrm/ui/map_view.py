@@ -196,6 +196,8 @@ class MapView(QWebEngineView):
     """A polygon was drawn in draw mode: its GeoJSON geometry as JSON text."""
     sig_territory_clicked = Signal(str)
     """A territory polygon was clicked: the territory id."""
+    sig_pin_moved = Signal(str, float, float)
+    """In move-pin mode the pin was dropped: account id, latitude, longitude."""
     sig_load_failed = Signal(str)
     """The page could not be loaded or its map did not start: a message naming the page."""
 
@@ -307,6 +309,11 @@ class MapView(QWebEngineView):
                 self.last_view = (float(msg["lat"]), float(msg["lon"]), int(msg["zoom"]))
             except (KeyError, TypeError, ValueError):
                 log.warning("Map bridge: bad view message %s", msg)
+        elif kind == "pin_moved":
+            try:
+                self.sig_pin_moved.emit(str(msg["id"]), float(msg["lat"]), float(msg["lon"]))
+            except (KeyError, TypeError, ValueError):
+                log.warning("Map bridge: bad pin_moved message %s", msg)
         elif kind == "territory_clicked":
             self.sig_territory_clicked.emit(str(msg.get("id", "")))
         else:
@@ -363,6 +370,13 @@ class MapView(QWebEngineView):
     def start_draw_polygon(self) -> None:
         """Let the user draw a polygon; ``sig_polygon_drawn`` follows."""
         self.call("startDrawPolygon")
+
+    def start_move_pin(self, account_id: str) -> None:
+        """Make one account's pin draggable; each drop emits ``sig_pin_moved``."""
+        self.call("startMovePin", account_id)
+
+    def stop_move_pin(self) -> None:
+        self.call("stopMovePin")
 
     def start_rectangle_select(self) -> None:
         self.call("startRectangleSelect")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from fieldcrm.config import AppSettings, cache_dir
 from fieldcrm.domain.records import AccountFilter
 from fieldcrm.geo.maps import MapTerritory, build_account_map
+from fieldcrm.services.accounts import update_account
 from fieldcrm.services.mapping import (
     Nearby,
     accounts_within,
@@ -154,6 +155,7 @@ class MapPanel(QWidget):
         self.view.sig_account_clicked.connect(self.sig_account_clicked)
         self.view.sig_selection.connect(self._on_view_selection)
         self.view.sig_polygon_drawn.connect(self.sig_polygon_drawn)
+        self.view.sig_pin_moved.connect(self._on_view_pin_moved)
         self.color_mode.currentIndexChanged.connect(self._on_color_mode_changed)
         self.within.clicked.connect(self._on_within_clicked)
         self.rect_tool.clicked.connect(self.view.start_rectangle_select)
@@ -191,7 +193,26 @@ class MapPanel(QWidget):
         self.within.setEnabled(True)
         self.view.select_account(account_id)
 
+    def start_move_pin(self, account_id: str) -> None:
+        """Let the user drag one account's pin to its right place (saved as set by hand)."""
+        self.select_account(account_id)
+        self.view.start_move_pin(account_id)
+        name = self._names.get(account_id, "the account")
+        self.status.setText(f"Drag the red pin of {name} to its right place.")
+
     # -- slots --------------------------------------------------------------------------------
+    @Slot(str, float, float)
+    def _on_view_pin_moved(self, account_id: str, lat: float, lon: float) -> None:
+        self.status.setText("Saving the new position…")
+        self._runner.write(
+            lambda s: update_account(session=s, account_id=account_id,
+                                     changes={"lat": round(lat, 6), "lon": round(lon, 6)}),
+            ChangeSet(accounts=True), parent=self,
+            on_done=if_alive(self, lambda a: self.status.setText(
+                f"New position of {a.name} saved (set by hand).")),
+            on_error=if_alive(self, lambda exc: self.status.setText(
+                f"The position could not be saved: {exc}")))
+
     def _on_map_built(self, result: tuple[Path, dict[str, str]]) -> None:
         path, self._names = result
         rebuilt = self._page_dir is not None

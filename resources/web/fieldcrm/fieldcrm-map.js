@@ -38,6 +38,7 @@
     territoriesLayer: null, territoryCount: 0, basemaps: {}, basemapLayers: {}, config: {},
     legend: null, choropleth: null, choroplethLegend: null, route: null, circle: null,
     heat: null, drawMode: null, drawHandler: null, drawnLayer: null, lasso: null,
+    moveMarker: null, moveId: null,
   };
   var bridge = null;
   var queue = [];
@@ -319,6 +320,42 @@
       className: "fc-selected-label" }).setLatLng(ll).setContent(esc(S.data.names[i])).addTo(S.map);
     // Zoom in to street level only from far out; otherwise keep the user's zoom.
     S.map.setView(ll, Math.max(S.map.getZoom(), zoom || 12));
+    return true;
+  };
+
+  // ---- move one pin (correct a position by hand) ------------------------------------------
+  // A draggable marker over the account's pin; each drop posts
+  // {"type": "pin_moved", "id", "lat", "lon"} and moves the pin itself.
+  fc.startMovePin = function (id) {
+    fc.stopMovePin();
+    var i = indexOfId(id);
+    if (i < 0) return false;
+    var ll = [S.data.lat[i], S.data.lon[i]];
+    var icon = L.divIcon({ className: "fc-move-pin", iconSize: [22, 22], iconAnchor: [11, 22],
+      html: '<div style="width:18px;height:18px;border-radius:50% 50% 50% 0;transform:rotate(-45deg);' +
+        'background:#d62728;border:2px solid #fff;box-shadow:0 0 3px #000;cursor:move"></div>' });
+    var m = L.marker(ll, { draggable: true, autoPan: true, keyboard: false, icon: icon,
+      zIndexOffset: 1000, title: "Drag to the right place" }).addTo(S.map);
+    m.bindTooltip(esc(S.data.names[i]) + ": drag the pin to the right place",
+      { permanent: true, direction: "top", offset: [0, -22], className: "fc-selected-label" });
+    m.on("dragend", function () {
+      var p = m.getLatLng();
+      S.data.lat[i] = p.lat;
+      S.data.lon[i] = p.lng;
+      buildIndex();
+      redraw();
+      post({ type: "pin_moved", id: id, lat: p.lat, lon: p.lng });
+    });
+    S.moveMarker = m;
+    S.moveId = id;
+    S.map.setView(ll, Math.max(S.map.getZoom(), 15), { animate: false });
+    return true;
+  };
+
+  fc.stopMovePin = function () {
+    if (S.moveMarker) S.map.removeLayer(S.moveMarker);
+    S.moveMarker = null;
+    S.moveId = null;
     return true;
   };
 
