@@ -37,7 +37,10 @@ class MainWindow(QMainWindow):
         self.today = TodayPanel(runner)
         self.sync = ShellSync(self, runner, lambda: self.tabs.setCurrentIndex(Tab.SYNC))
         self.tabs = LazyTabs(self.today, {
-            Tab.ACCOUNT: self._make_account_panel, Tab.MAP: self._make_map_panel,
+            Tab.ACCOUNT: lambda: make_panel(
+                "account_panel", "AccountPanel", runner, sig_plan_route=self._on_plan_route,
+                sig_show_on_map=self._on_account_show_on_map, sig_account_changed=self.show_account,
+                sig_correct_position=self._on_correct_position), Tab.MAP: self._make_map_panel,
             Tab.ROUTE: self._make_route_panel, Tab.TERRITORIES: self._make_territories_panel,
             Tab.ANALYSIS: lambda: make_panel("analysis_panel", "AnalysisPanel", runner,
                                              sig_status=self._say),
@@ -157,15 +160,6 @@ class MainWindow(QMainWindow):
             self._showing = False
 
     # -- panels of the lazy tabs ----------------------------------------------------------------
-    def _make_account_panel(self) -> QWidget:
-        from fieldcrm.ui.panels.account_panel import AccountPanel
-
-        panel = AccountPanel(self.runner)
-        panel.sig_show_on_map.connect(self._on_account_show_on_map)
-        panel.sig_plan_route.connect(self._on_plan_route)
-        panel.sig_account_changed.connect(self.show_account)
-        return panel
-
     def _make_map_panel(self) -> QWidget:
         from fieldcrm.ui.panels.map_panel import MapPanel
 
@@ -232,6 +226,11 @@ class MainWindow(QMainWindow):
     def _on_account_show_on_map(self, account_id: str) -> None:
         self.tabs.setCurrentIndex(Tab.MAP)
         self.tabs.panel(Tab.MAP).select_account(account_id)
+
+    @Slot(str, str)
+    def _on_correct_position(self, account_id: str, name: str) -> None:
+        self._on_account_show_on_map(account_id)
+        self.tabs.panel(Tab.MAP).start_move_pin(account_id, name)
 
     @Slot(list)
     def _on_plan_route(self, account_ids: list) -> None:

@@ -371,9 +371,10 @@ class MapView(QWebEngineView):
         """Let the user draw a polygon; ``sig_polygon_drawn`` follows."""
         self.call("startDrawPolygon")
 
-    def start_move_pin(self, account_id: str) -> None:
-        """Make one account's pin draggable; each drop emits ``sig_pin_moved``."""
-        self.call("startMovePin", account_id)
+    def start_move_pin(self, account_id: str, name: str = "") -> None:
+        """Make one account's pin draggable (with ``name``, an account not on the map gets a pin
+        at the centre of the view); each drop emits ``sig_pin_moved``."""
+        self.call("startMovePin", account_id, name)
 
     def stop_move_pin(self) -> None:
         self.call("stopMovePin")

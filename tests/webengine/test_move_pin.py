@@ -97,8 +97,55 @@ def test_drag_pin_saves_manual_position(panel: Any, ids: dict, db: Any, run_js: 
                     timeout=READY_TIMEOUT_MS)
 
 
-def test_stop_move_pin_removes_the_marker(panel: Any, ids: dict, run_js: Any, qtbot: Any) -> None:
+def test_clear_leaves_move_mode(panel: Any, ids: dict, run_js: Any, qtbot: Any) -> None:
     panel.start_move_pin(ids["other"])
     qtbot.waitUntil(lambda: run_js(panel.view, "window.fieldcrm._state.moveId") == ids["other"])
-    panel.view.stop_move_pin()
+    panel.clear_tool.click()  # the map's Clear also leaves move mode
     qtbot.waitUntil(lambda: run_js(panel.view, "window.fieldcrm._state.moveMarker") is None)
+    panel.rebuild()  # a rebuilt page does not come back in move mode
+    qtbot.waitUntil(panel.is_ready, timeout=READY_TIMEOUT_MS)
+    assert run_js(panel.view, "window.fieldcrm._state.moveId") is None
+
+
+def test_an_unplaced_account_gets_a_pin_to_drag(panel: Any, db: Any, run_js: Any,
+                                                qtbot: Any) -> None:
+    with db.session() as s:
+        lost = create_account(session=s, fields={"name": "Okänd Kiosk"}).id
+    assert run_js(panel.view, f"window.fieldcrm.startMovePin('{lost}')") is False  # no name
+    panel.start_move_pin(lost, "Okänd Kiosk")
+    assert "Okänd Kiosk" in panel.status.text()
+    qtbot.waitUntil(lambda: run_js(panel.view, "window.fieldcrm._state.moveId") == lost)
+    with qtbot.waitSignal(panel.view.sig_pin_moved, timeout=10_000) as moved:
+        run_js(panel.view, DRAG_JS % (-40, -30))
+    assert moved.args[0] == lost
+
+    def placed() -> bool:
+        with db.session() as s:
+            rec = s.get(AccountRecord, lost)
+            return rec.lat is not None and rec.geocode_source == "manual"
+
+    qtbot.waitUntil(placed, timeout=10_000)
+    with db.session() as s:
+        assert s.get(AccountRecord, lost).lat == pytest.approx(moved.args[1], abs=1e-6)
+
+
+def test_account_panel_button_opens_move_mode_on_the_map(qtbot: Any, runner: TaskRunner,
+                                                         ids: dict, run_js: Any) -> None:
+    from fieldcrm.ui.main_window import MainWindow
+    from fieldcrm.ui.shell_tabs import Tab
+
+    window = MainWindow(runner, restore_state=False)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_account(ids["shop"])
+    account = window.tabs.panel(Tab.ACCOUNT)
+    qtbot.waitUntil(lambda: account.name_label.text() == "Fyris Blommor", timeout=10_000)
+    assert account.buttons["pin"].text() == "Correct p&osition…"
+    account.buttons["pin"].click()
+    assert window.tabs.currentIndex() == Tab.MAP
+    map_panel = window.tabs.made(Tab.MAP)
+    qtbot.waitUntil(map_panel.is_ready, timeout=READY_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: run_js(map_panel.view, "window.fieldcrm._state.moveId") == ids["shop"],
+                    timeout=10_000)
+    assert "Fyris Blommor" in map_panel.status.text() or map_panel.is_ready()
+    window.close()

@@ -96,6 +96,8 @@ class AccountPanel(QWidget):
 
     sig_show_on_map = Signal(str)
     """The user asked to see this account on the map; carries its id."""
+    sig_correct_position = Signal(str, str)
+    """The user wants to drag this account's pin to its right place: id and name."""
     sig_plan_route = Signal(list)
     """The user asked for a route through this account and the nearby ones; carries their ids."""
     sig_account_changed = Signal(str)
@@ -157,6 +159,7 @@ class AccountPanel(QWidget):
                                 ("log", "&Log visit…", self.log_visit),
                                 ("plan", "&Plan visit…", self.plan_visit),
                                 ("map", "Show on &map", self._on_map_clicked),
+                                ("pin", "Correct p&osition…", self._on_pin_clicked),
                                 ("contact", "Add &contact…", self.add_contact)):
             button = QPushButton(text, parent)
             button.clicked.connect(lambda _=False, s=slot: s())
@@ -265,6 +268,8 @@ class AccountPanel(QWidget):
         self.contacts.set_contacts(d.contacts)
         self.timeline.set_entries(list(d.timeline), tz)
         self.buttons["map"].setEnabled(a.lat is not None)
+        self.buttons["pin"].setText("Correct p&osition…" if a.lat is not None
+                                    else "Place on the m&ap…")
         if self.nearby.set_units(d.units):
             self._load_nearby()
         self._stack.setCurrentIndex(1)
@@ -334,6 +339,11 @@ class AccountPanel(QWidget):
     def _on_map_clicked(self) -> None:
         if self._account_id is not None:
             self.sig_show_on_map.emit(self._account_id)
+
+    @Slot()
+    def _on_pin_clicked(self) -> None:
+        if self._account_id is not None and self._detail is not None:
+            self.sig_correct_position.emit(self._account_id, self._detail.account.name)
 
     @Slot(list)
     def _on_nearby_route_requested(self, ids: list) -> None:

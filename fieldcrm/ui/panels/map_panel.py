@@ -79,6 +79,7 @@ class MapPanel(QWidget):
         self._filter = AccountFilter()
         self._visible: list[str] | None = None
         self._selected_id: str | None = None
+        self._moving: tuple[str, str] | None = None  # (id, name) in move-pin mode
         self._building = False
         self._page_dir: Path | None = None
         self._rebuild_timer = QTimer(self)
@@ -193,16 +194,19 @@ class MapPanel(QWidget):
         self.within.setEnabled(True)
         self.view.select_account(account_id)
 
-    def start_move_pin(self, account_id: str) -> None:
-        """Let the user drag one account's pin to its right place (saved as set by hand)."""
+    def start_move_pin(self, account_id: str, name: str = "") -> None:
+        """Let the user drag one account's pin to its right place (saved as set by hand); an
+        account not on the map yet gets a pin at the centre of the view."""
         self.select_account(account_id)
-        self.view.start_move_pin(account_id)
-        name = self._names.get(account_id, "the account")
+        name = self._names.get(account_id) or name or "the account"
+        self._moving = (account_id, name)  # again after a rebuild (a new page forgets it)
+        self.view.start_move_pin(account_id, name)
         self.status.setText(f"Drag the red pin of {name} to its right place.")
 
     # -- slots --------------------------------------------------------------------------------
     @Slot(str, float, float)
     def _on_view_pin_moved(self, account_id: str, lat: float, lon: float) -> None:
+        self._moving = None  # one drop, one correction: the rebuilt page shows it
         self.status.setText("Saving the new position…")
         self._runner.write(
             lambda s: update_account(session=s, account_id=account_id,
@@ -227,6 +231,8 @@ class MapPanel(QWidget):
             self.view.select_account(self._selected_id)
         if self.heat.isChecked():
             self.view.set_heatmap(True)
+        if self._moving:
+            self.view.start_move_pin(*self._moving)
 
     def _on_build_failed(self, exc: BaseException) -> None:
         self._building = False
@@ -286,6 +292,8 @@ class MapPanel(QWidget):
     @Slot()
     def _on_clear_clicked(self) -> None:
         self.view.clear_overlays()
+        self._moving = None
+        self.view.stop_move_pin()
         self._fill_picked([], "Picked on the map: 0")
 
     @Slot(QListWidgetItem)

@@ -324,26 +324,29 @@
   };
 
   // ---- move one pin (correct a position by hand) ------------------------------------------
-  // A draggable marker over the account's pin; each drop posts
-  // {"type": "pin_moved", "id", "lat", "lon"} and moves the pin itself.
-  fc.startMovePin = function (id) {
+  // A draggable marker over the account's pin (or, for an account not on the map yet, at the
+  // centre of the view); each drop posts {"type": "pin_moved", "id", "lat", "lon"}.
+  fc.startMovePin = function (id, name) {
     fc.stopMovePin();
     var i = indexOfId(id);
-    if (i < 0) return false;
-    var ll = [S.data.lat[i], S.data.lon[i]];
+    if (i < 0 && !name) return false;
+    var c = S.map.getCenter();
+    var ll = i >= 0 ? [S.data.lat[i], S.data.lon[i]] : [c.lat, c.lng];
     var icon = L.divIcon({ className: "fc-move-pin", iconSize: [22, 22], iconAnchor: [11, 22],
       html: '<div style="width:18px;height:18px;border-radius:50% 50% 50% 0;transform:rotate(-45deg);' +
         'background:#d62728;border:2px solid #fff;box-shadow:0 0 3px #000;cursor:move"></div>' });
     var m = L.marker(ll, { draggable: true, autoPan: true, keyboard: false, icon: icon,
       zIndexOffset: 1000, title: "Drag to the right place" }).addTo(S.map);
-    m.bindTooltip(esc(S.data.names[i]) + ": drag the pin to the right place",
+    m.bindTooltip(esc(i >= 0 ? S.data.names[i] : name) + ": drag the pin to the right place",
       { permanent: true, direction: "top", offset: [0, -22], className: "fc-selected-label" });
     m.on("dragend", function () {
       var p = m.getLatLng();
-      S.data.lat[i] = p.lat;
-      S.data.lon[i] = p.lng;
-      buildIndex();
-      redraw();
+      if (i >= 0) {
+        S.data.lat[i] = p.lat;
+        S.data.lon[i] = p.lng;
+        buildIndex();
+        redraw();
+      }
       post({ type: "pin_moved", id: id, lat: p.lat, lon: p.lng });
     });
     S.moveMarker = m;
