@@ -332,13 +332,19 @@
     if (i < 0 && !name) return false;
     var c = S.map.getCenter();
     var ll = i >= 0 ? [S.data.lat[i], S.data.lon[i]] : [c.lat, c.lng];
-    var icon = L.divIcon({ className: "fc-move-pin", iconSize: [22, 22], iconAnchor: [11, 22],
-      html: '<div style="width:18px;height:18px;border-radius:50% 50% 50% 0;transform:rotate(-45deg);' +
-        'background:#d62728;border:2px solid #fff;box-shadow:0 0 3px #000;cursor:move"></div>' });
+    var icon = L.divIcon({ className: "fc-move-pin", iconSize: [28, 40], iconAnchor: [14, 40],
+      html: '<svg width="28" height="40" viewBox="0 0 28 40" style="cursor:move">' +
+        '<path d="M14 39C14 39 2 22 2 14a12 12 0 0 1 24 0c0 8-12 25-12 25z" fill="#d62728" ' +
+        'stroke="#fff" stroke-width="2"/><circle cx="14" cy="14" r="4.5" fill="#fff"/></svg>' });
+    var label = esc(i >= 0 ? S.data.names[i] : name);
+    if (S.selectedLabel && S.selectedId === id) {  // the move pin's own label says it
+      S.map.removeLayer(S.selectedLabel);
+      S.selectedLabel = null;
+    }
     var m = L.marker(ll, { draggable: true, autoPan: true, keyboard: false, icon: icon,
       zIndexOffset: 1000, title: "Drag to the right place" }).addTo(S.map);
-    m.bindTooltip(esc(i >= 0 ? S.data.names[i] : name) + ": drag the pin to the right place",
-      { permanent: true, direction: "top", offset: [0, -22], className: "fc-selected-label" });
+    m.bindTooltip(label + ": drag the pin to the right place",
+      { permanent: true, direction: "right", offset: [12, -26], className: "fc-selected-label" });
     m.on("dragend", function () {
       var p = m.getLatLng();
       if (i >= 0) {
