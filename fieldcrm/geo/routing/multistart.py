@@ -141,7 +141,7 @@ def _tsp_reorder(p: Problem, seq: list[int]) -> list[int]:
 #  duration cost)
 PLAN: list[tuple[str, float, int, bool, float, int]] = [
     ("perturb-more", 0.3, 1, False, 4.0, 0), ("default", 0.3, 1, False, 4.0, 14),
-    ("reorder", 0.0, 0, True, 4.0, 0), ("default", 0.2, 2, True, 4.0, 50),
+    ("reorder", 0.0, 0, True, 4.0, 0), ("default", 0.2, 2, True, 4.0, 100),
     ("short-history", 0.2, 4, True, 4.0, 0),
 ]
 
@@ -175,6 +175,7 @@ def best_order(
                 best = (key, clients)
 
     spent = 0.0
+    end = time.perf_counter() + seconds
     datas = {(4.0, 0): data}
     for kind, share, seed, from_best, factor, dcost in PLAN:
         if kind == "reorder":
@@ -187,8 +188,9 @@ def best_order(
         init = None
         if from_best and best[1]:
             init = pyvrp.Solution(datas[key], [best[1]])
-        stop = _Stop(seconds * share, cancel, progress, (0.1 + 0.7 * spent, 0.1 + 0.7 *
-                                                            (spent + share)))
+        # each run gets its share, but never past the overall end (set-up costs add up)
+        run = min(seconds * share, max(0.0, end - time.perf_counter()))
+        stop = _Stop(run, cancel, progress, (0.1 + 0.7 * spent, 0.1 + 0.7 * (spent + share)))
         res = pyvrp.solve(datas[key], stop, seed=seed, collect_stats=False, display=False,
                           params=_params(kind), initial_solution=init)
         spent += share

@@ -99,7 +99,7 @@ def _solve(
     now = time.perf_counter()
     greedy, _ = insert_greedy(p, [], cand, now + 0.1 * max(0.0, deadline - now))
     remaining = deadline - time.perf_counter()
-    seq = best_order(p, cand, max(0.02, remaining * 0.8), cancel=cancel, progress=progress)
+    seq = best_order(p, cand, max(0.02, remaining * 0.85), cancel=cancel, progress=progress)
     _report(progress, 0.85, "Checking opening hours and breaks")
     seq, _ = repair(p, seq)
     _check_cancel(cancel)
