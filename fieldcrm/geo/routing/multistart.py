@@ -1,9 +1,10 @@
 """PyVRP-based search for one day: diverse short runs for the most visits, then polishing.
 
 Measured on seeded Solomon-style 100-stop days (see docs/routing.md): one long PyVRP run
-stalls in a seed-dependent local optimum, so the budget goes to two differently tuned runs
-(stronger perturbation: best per iteration on wide windows; short acceptance history), a
-fast-tsp reordering of the best visit set, and two runs started from the best so far.
+stalls in a seed-dependent local optimum, so the budget goes to two differently started runs
+(distance only; distance plus a little time), each followed by a run from its result that
+charges time heavily (so the search trades drive for room and adds a visit), a fast-tsp
+reordering of the best visit set, and a last run from the best so far for distance.
 """
 
 from __future__ import annotations
@@ -137,12 +138,12 @@ def _tsp_reorder(p: Problem, seq: list[int]) -> list[int]:
     return [nodes[j] - 2 for j in path[1:-1]]
 
 
-# (PyVRP settings, share of the time, seed, start from the best so far, prize factor,
-#  duration cost)
-PLAN: list[tuple[str, float, int, bool, float, int]] = [
-    ("perturb-more", 0.3, 1, False, 4.0, 0), ("default", 0.3, 1, False, 4.0, 14),
-    ("reorder", 0.0, 0, True, 4.0, 0), ("default", 0.2, 2, True, 4.0, 100),
-    ("short-history", 0.2, 4, True, 4.0, 0),
+# (PyVRP settings, share of the time, seed, start from: nothing (False) / the best so far
+#  (True) / the previous run's result ("last"), prize factor, duration cost per second)
+PLAN: list[tuple[str, float, int, bool | str, float, int]] = [
+    ("perturb-more", 0.25, 1, False, 4.0, 0), ("default", 0.17, 2, "last", 4.0, 100),
+    ("perturb-more", 0.25, 1, False, 4.0, 5), ("default", 0.17, 2, "last", 4.0, 100),
+    ("reorder", 0.0, 0, True, 4.0, 0), ("short-history", 0.16, 4, True, 4.0, 0),
 ]
 
 
@@ -175,6 +176,7 @@ def best_order(
                 best = (key, clients)
 
     spent = 0.0
+    last: list[int] = []  # the previous run's result
     end = time.perf_counter() + seconds
     datas = {(4.0, 0): data}
     for kind, share, seed, from_best, factor, dcost in PLAN:
@@ -186,8 +188,9 @@ def best_order(
         if key not in datas:
             datas[key] = build_data(p, cand, factor, dcost)[0]
         init = None
-        if from_best and best[1]:
-            init = pyvrp.Solution(datas[key], [best[1]])
+        start = last if from_best == "last" else best[1]
+        if from_best and start:
+            init = pyvrp.Solution(datas[key], [start])
         # each run gets its share, but never past the overall end (set-up costs add up)
         run = min(seconds * share, max(0.0, end - time.perf_counter()))
         stop = _Stop(run, cancel, progress, (0.1 + 0.7 * spent, 0.1 + 0.7 * (spent + share)))
@@ -197,5 +200,6 @@ def best_order(
         if stop.cancelled:
             raise Cancelled("route planning was cancelled")
         routes = res.best.routes()
-        consider([a.idx for a in routes[0] if a.is_client()] if routes else [])
+        last = [a.idx for a in routes[0] if a.is_client()] if routes else []
+        consider(last)
     return [client_stop[c] for c in best[1]]
