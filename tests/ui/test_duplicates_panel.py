@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -49,12 +50,13 @@ def runner(planted: tuple[Any, str, str]) -> Any:
 
 
 @pytest.fixture
-def panel(qtbot: Any, runner: TaskRunner) -> DuplicatesPanel:
+def panel(qtbot: Any, runner: TaskRunner) -> Iterator[DuplicatesPanel]:
     p = DuplicatesPanel(runner)
     qtbot.addWidget(p)
     p.resize(1000, 500)
     p.show()
-    return p
+    yield p
+    qtbot.waitUntil(lambda: runner._running == 0, timeout=WAIT)  # no op left in flight
 
 
 def _find(qtbot: Any, panel: DuplicatesPanel) -> None:
@@ -153,6 +155,11 @@ def test_swap_survivor_and_no_undo_after_sync(qtbot: Any, panel: DuplicatesPanel
                     timeout=WAIT)
     dialog.merge_button.click()
     qtbot.waitUntil(lambda: panel.undo_button.isEnabled(), timeout=WAIT)
+    merge_id = panel.undo_id
+    reopened = DuplicatesPanel(panel.runner)  # a panel opened later still offers the undo
+    qtbot.addWidget(reopened)
+    qtbot.waitUntil(lambda: reopened.undo_known, timeout=WAIT)
+    assert reopened.undo_id == merge_id and reopened.undo_button.isEnabled()
     with db.session() as s:
         assert s.get(AccountRecord, first).deleted
         for m in s.scalars(select(OutboxRecord)):  # as if a sync had sent everything
@@ -160,7 +167,7 @@ def test_swap_survivor_and_no_undo_after_sync(qtbot: Any, panel: DuplicatesPanel
         s.commit()
     fresh = DuplicatesPanel(panel.runner)
     qtbot.addWidget(fresh)
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: fresh.undo_known, timeout=WAIT)
     assert fresh.undo_id is None and not fresh.undo_button.isEnabled()
     panel.undo_button.click()
     qtbot.waitUntil(lambda: "already synced" in panel.status.text(), timeout=WAIT)
@@ -216,5 +223,3 @@ def test_main_window_has_a_data_quality_tab(qtbot: Any, runner: TaskRunner) -> N
     assert panel.currentWidget() is panel.positions
     panel.positions.sig_status.emit("3 placed at their town")
     assert window.statusBar().currentMessage() == "3 placed at their town"
-    window.tabs.setCurrentIndex(Tab.ANALYSIS)  # made through the same helper
-    assert window.tabs.made(Tab.ANALYSIS) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -60,13 +61,14 @@ def runner(db: Any) -> Any:
 
 
 @pytest.fixture
-def panel(qtbot: Any, runner: TaskRunner, accounts: dict[str, str]) -> GeocodePanel:
+def panel(qtbot: Any, runner: TaskRunner, accounts: dict[str, str]) -> Iterator[GeocodePanel]:
     p = GeocodePanel(runner)
     qtbot.addWidget(p)
     p.resize(700, 400)
     p.show()
     qtbot.waitUntil(lambda: p.unplaced.count() == 3, timeout=WAIT)
-    return p
+    yield p
+    qtbot.waitUntil(lambda: runner._running == 0, timeout=WAIT)  # no op left in flight
 
 
 def _source(db: Any, account_id: str) -> tuple[str, float | None]:

@@ -80,6 +80,7 @@ class DuplicatesPanel(QWidget):
         self.runner = runner
         self.pairs: list[DuplicateCandidate] = []
         self.undo_id: str | None = None
+        self.undo_known = False  # the undoable merge has been looked up at least once
         self.dialog: MergeDialog | None = None
         self._state: TaskState | None = None
         self.find_button = QPushButton("&Find duplicates")
@@ -192,7 +193,7 @@ class DuplicatesPanel(QWidget):
                           key=f"undo:{id(self)}", on_error=lambda exc: None)
 
     def _on_undo_loaded(self, merge_id: str | None) -> None:
-        self.undo_id = merge_id
+        self.undo_id, self.undo_known = merge_id, True
         self.undo_button.setEnabled(merge_id is not None)
 
     # -- slots -------------------------------------------------------------------------------

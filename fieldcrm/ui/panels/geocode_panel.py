@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QCoreApplication, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -187,6 +187,9 @@ class GeocodePanel(QWidget):
         self.unplaced.itemDoubleClicked.connect(self._on_unplaced_activated)
         runner.sig_progress.connect(self._on_runner_progress)
         runner.sig_changes_applied.connect(self._on_runner_changes_applied)
+        app = QCoreApplication.instance()
+        if app is not None:  # a run at 1 request/s must not hold up quitting
+            app.aboutToQuit.connect(self._on_cancel_clicked)
         self.refresh()
 
     # -- public API --------------------------------------------------------------------------
