@@ -124,7 +124,7 @@ class SettingsDialog(QDialog):
         form.addRow("Scheme", self._with_errors(["geocoder_scheme"]))
         self._line("geocoder_user_agent", "who you are, e.g. acme-crm (it@acme.example)")
         form.addRow("User agent", self._with_errors(["geocoder_user_agent"]))
-        key = self._line("geocoder_api_key", "kept in the system keyring; empty = none")
+        key = self._line("geocoder_api_key", "kept in the system keyring, never in the database")
         key.setEchoMode(QLineEdit.EchoMode.Password)
         self._key_edited = False
         key.textEdited.connect(lambda _t: setattr(self, "_key_edited", True))
