@@ -29,6 +29,10 @@ EDITABLE = (
     "name", "status", "tier", "owner_id", "territory_id", "tags", "street", "postcode", "city",
     "region", "country", "lat", "lon", "geocode_source", "phone", "email", "website", "notes",
 )
+# The server's column limits (fieldcrm/sync/server/fields.py), checked here so that an edit is
+# refused at the form instead of being rejected by the server at the next sync.
+MAX_LEN = {"street": 300, "postcode": 20, "city": 120, "region": 120, "website": 300,
+           "notes": 20_000}
 SORT_KEYS = ("name", "status", "tier", "city", "region", "territory", "owner", "last_visit")
 
 
@@ -112,9 +116,14 @@ def _clean(changes: dict[str, Any], *, country: str, strict: bool) -> dict[str, 
             errors["country"] = "Country must be a two-letter ISO code, e.g. SE."
     if "lat" in out or "lon" in out:
         errors.update(check_coordinates(out.get("lat"), out.get("lon")))
-    for key in ("street", "postcode", "city", "region", "website", "notes"):
+    for key, limit in MAX_LEN.items():
         if key in out:
             out[key] = str(out[key] or "").strip()
+            if len(out[key]) > limit:
+                label = key.capitalize()
+                errors[key] = f"{label} is longer than {limit:,} characters."
+    if len(out.get("phone_raw", "")) > 80:
+        errors["phone"] = "Phone is longer than 80 characters."
     if errors:
         first = next(iter(errors.values()))
         raise InvalidInput(first if len(errors) == 1 else f"{len(errors)} fields need attention: {first}", errors)

@@ -125,6 +125,7 @@ def append_amendment(tx: Tx) -> Finish:
     visit = s.get(Visit, fields["visit_id"])
     scopes = {scope_of_user(tx.actor.user_id)}
     review = NEEDS_REVIEW
+    account = None
     if visit is not None:
         if visit.rep_id != tx.actor.user_id and not tx.actor.is_manager:
             raise Reject(
@@ -154,5 +155,9 @@ def append_amendment(tx: Tx) -> Finish:
         )
     )
     tx.batch.absent.discard(("visit_amendment", m.entity_id))
+    if visit is not None and visit.review == ACCEPTED and account is not None and not account.deleted:
+        # Completing a planned visit arrives as an amendment: it raises last_visit_at too.
+        status = fields["changes"].get("status", (visit.data or {}).get("status", "completed"))
+        _bump_last_visit(tx, account, {**fields["changes"], "status": status})
     tx.index.stage(scopes, "visit_amendment", m.entity_id, ChangeOp.UPSERT, 1)
     return lambda v: Applied(version=v[min(scopes)], row_version=1, review=review)
