@@ -230,7 +230,8 @@ def undo_merge(*, session: Session, merge_id: str) -> None:
 def forget_merges_after_sync(session: Session) -> int:
     """Drop the undo journals of merges whose mutations have all left the outbox (call after a
     successful sync); returns how many were dropped."""
-    pending = set(session.scalars(select(OutboxRecord.mutation_id)))
+    pending = set(session.scalars(select(OutboxRecord.mutation_id).where(
+        OutboxRecord.state.in_(("pending", "inflight")))))  # acked rows stay a while: not pending
     dropped = 0
     for meta in session.scalars(select(Meta).where(Meta.key.like("merge:%"))).all():
         if not pending & set(json.loads(meta.value)["mutations"]):

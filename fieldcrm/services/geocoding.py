@@ -26,7 +26,6 @@ from fieldcrm.geo.geocode import (
 
 Progress = Callable[[int, int], None]
 IsCancelled = Callable[[], bool]
-_COMMIT_EVERY = 10
 _RANK = {source: rank for rank, source in enumerate(GeocodeSource)}
 
 
@@ -134,8 +133,9 @@ def _refine_online(session: Session, settings: OnlineSettings, progress: Progres
             if hit is not None and _RANK[hit.source] < _RANK[GeocodeSource(rec.geocode_source)]:
                 _place(session, rec, hit)
                 refined += 1
-            if i % _COMMIT_EVERY == _COMMIT_EVERY - 1:
-                session.commit()
+            # Commit every answer: the next one is a second away (the provider's rate limit),
+            # and an open write transaction would lock the user's own edits out meanwhile.
+            session.commit()
     except (GeocodeError, Cancelled):
         session.commit()  # keep the accounts placed and the answers cached so far
         raise

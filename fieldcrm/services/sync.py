@@ -19,6 +19,7 @@ from fieldcrm.db.outbox import pending_count
 from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import SyncError
 from fieldcrm.services import sync_apply as ap
+from fieldcrm.services.dedupe import forget_merges_after_sync
 from fieldcrm.services.sync_wire import to_mutation
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.sync.protocol import (
@@ -362,6 +363,8 @@ def sync_once(
     pull(db, client, summary, progress, pull_limit, overlap=overlap)
     verify(db, client, summary, progress, pull_limit)
     summary.pending = pending_left(db)
+    with db.session() as session:  # merges that reached the server can no longer be undone
+        forget_merges_after_sync(session)
     _check_clock(client, summary)
     summary.seconds = round(time.monotonic() - started, 3)
     with db.session() as s:
