@@ -15,6 +15,7 @@ from fieldcrm.sync.protocol import (
     Change,
     ChangeOp,
     Cursor,
+    Entity,
     PullRequest,
     PullResponse,
     ScopeInfo,
@@ -163,11 +164,21 @@ def _cap_bytes(
     return kept, bool(dropped)
 
 
+_INDEX_COLUMNS = (
+    SyncIndex.scope_id,
+    SyncIndex.version,
+    SyncIndex.entity,
+    SyncIndex.entity_id,
+    SyncIndex.op,
+)
+"""Plain rows, not ORM objects: a first download reads hundreds of thousands of them."""
+
+
 def _scope_rows(
     session: Session, scope: str, after: int, upto: int, budget: int | None
 ) -> list[Any]:
     q = (
-        select(SyncIndex)
+        select(*_INDEX_COLUMNS)
         .where(SyncIndex.scope_id == scope, SyncIndex.version > after, SyncIndex.version <= upto)
         .order_by(SyncIndex.version, SyncIndex.entity, SyncIndex.entity_id)
     )
@@ -175,7 +186,7 @@ def _scope_rows(
         q = q.where(SyncIndex.op == ChangeOp.UPSERT.value)  # a fresh replica needs no tombstones
     if budget is not None:
         q = q.limit(budget + 1)
-    return list(session.scalars(q))
+    return list(session.execute(q))
 
 
 def _with_data(session: Session, rows: list[Any]) -> list[Change]:
@@ -184,13 +195,14 @@ def _with_data(session: Session, rows: list[Any]) -> list[Change]:
         if r.op == ChangeOp.UPSERT.value:
             wanted.setdefault(r.entity, set()).add(r.entity_id)
     data = {e: load_data(session, e, sorted(ids)) for e, ids in wanted.items()}
+    # built without re-validation: every field comes from our own tables, typed as below
     return [
-        Change(
+        Change.model_construct(
             scope=r.scope_id,
             version=r.version,
-            entity=r.entity,
+            entity=Entity(r.entity),
             id=r.entity_id,
-            op=r.op,
+            op=ChangeOp(r.op),
             data=data[r.entity].get(r.entity_id) if r.op == ChangeOp.UPSERT.value else None,
         )
         for r in rows
