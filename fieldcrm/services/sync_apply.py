@@ -19,7 +19,6 @@ from fieldcrm.db.models import (
     RowScopeRecord,
     ScopeCursorRecord,
     SyncConflictRecord,
-    VisitAmendmentRecord,
 )
 from fieldcrm.db.types import ISODate, UTCDateTime, utcnow
 from fieldcrm.services.sync_wire import MODELS, loads, local_values, overlay_values
@@ -318,8 +317,11 @@ def _raw_insert(session: Session, table: str, rows: list[dict[str, Any]], tail: 
 
 
 def _sql_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as UTCDateTime
+    if isinstance(value, datetime):  # as UTCDateTime: "%Y-%m-%dT%H:%M:%S.%fZ"
+        utc = value.astimezone(UTC)
+        if utc.year >= 1000:  # isoformat is faster; strftime does not pad years < 1000
+            return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -333,14 +335,19 @@ def _held_locally(
     have: dict[str, int] = {}
     present: set[str] = set()
     special: set[str] = set()
+    session.flush()  # as the ORM queries did (autoflush); then plain SQL: compiling
+    conn = session.connection()  # 500-item IN lists cost more than running them
     for chunk in _chunks(ids):
-        have.update((i, v) for i, v in session.execute(
-            select(BaseCopyRecord.entity_id, BaseCopyRecord.row_version).where(
-                BaseCopyRecord.entity == entity, BaseCopyRecord.entity_id.in_(chunk))))
-        present.update(session.scalars(select(model.id).where(model.id.in_(chunk))))
+        marks = ", ".join("?" * len(chunk))
+        have.update(conn.exec_driver_sql(
+            "SELECT entity_id, row_version FROM base_copy "
+            f"WHERE entity = ? AND entity_id IN ({marks})", (entity, *chunk)).all())
+        present.update(i for (i,) in conn.exec_driver_sql(
+            f'SELECT id FROM "{model.__tablename__}" WHERE id IN ({marks})', tuple(chunk)))
         if entity == "visit":
-            special.update(session.scalars(select(VisitAmendmentRecord.visit_id)
-                                           .where(VisitAmendmentRecord.visit_id.in_(chunk))))
+            special.update(v for (v,) in conn.exec_driver_sql(
+                f"SELECT visit_id FROM visit_amendment WHERE visit_id IN ({marks})",
+                tuple(chunk)))
     return have, present, special
 
 
