@@ -16,10 +16,23 @@ if hasattr(os, "geteuid") and os.geteuid() == 0:  # Chromium refuses to run as r
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Install the PySide6 emit() workaround before any test emits a signal."""
+    """Install the PySide6 workarounds before any test emits a signal, and keep the cyclic
+    garbage collector off worker threads (it would destroy Qt objects there and crash)."""
+    import gc
+
     from fieldcrm.ui.widgets import qtfix
 
     qtfix.install()
+    gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_main_thread() -> Iterator[None]:
+    """Collect after each test, here on the main thread (automatic collection is off)."""
+    import gc
+
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

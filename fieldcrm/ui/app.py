@@ -66,6 +66,9 @@ def _make_app() -> Any:
     if app is None:
         QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts)
         app = QApplication(sys.argv[:1])
+        from fieldcrm.ui.widgets.qtfix import MainThreadGC
+
+        app.main_thread_gc = MainThreadGC(parent=app)  # Qt objects are never freed on workers
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
     app.setApplicationDisplayName("fieldcrm")

@@ -103,3 +103,24 @@ def test_shutdown_drops_jobs_that_never_started(db: Any, qtbot: Any) -> None:
     r.shutdown()
     qtbot.wait(100)
     assert "never" not in got and errors == []
+
+
+def test_cyclic_garbage_is_collected_on_the_gui_thread(qtbot: Any) -> None:
+    import gc
+    import weakref
+
+    from fieldcrm.ui.widgets.qtfix import MainThreadGC
+
+    class Node:
+        pass
+
+    collector = MainThreadGC(interval_ms=10)
+    assert not gc.isenabled()  # no collection may start on a worker thread
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle only the collector can free
+    gone = weakref.ref(a)
+    del a, b
+    for _ in range(gc.get_threshold()[0] + 10):
+        Node()  # allocations push generation 0 past its threshold
+    qtbot.waitUntil(lambda: gone() is None, timeout=5000)
+    collector.deleteLater()

@@ -10,6 +10,7 @@ this PySide has the bug and, only then, wraps ``emit`` to give the reference bac
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
 from typing import Any
 
@@ -68,3 +69,32 @@ def install() -> bool:
     SignalInstance.emit = emit  # type: ignore[method-assign]
     _installed = True
     return True
+
+
+class MainThreadGC(QObject):
+    """Run Python's cyclic garbage collector on the GUI thread only.
+
+    Left to itself, the collector runs on whichever thread happens to allocate when a
+    threshold trips; if it then frees a cycle holding a Qt object, that object is destroyed on
+    a worker thread and Qt crashes (seen as a segfault "Garbage-collecting" inside a worker).
+    This turns automatic collection off and collects from a timer on the GUI thread instead,
+    generation by generation, with the interpreter's own thresholds.
+    """
+
+    def __init__(self, interval_ms: int = 500, parent: QObject | None = None) -> None:
+        from PySide6.QtCore import QTimer
+
+        super().__init__(parent)
+        gc.disable()
+        self._threshold = gc.get_threshold()
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.collect_due)
+        self._timer.start(interval_ms)
+
+    def collect_due(self) -> None:
+        """Collect the generations whose counts passed their thresholds."""
+        counts = gc.get_count()
+        for generation in range(3):
+            if counts[generation] <= self._threshold[generation]:
+                break
+            gc.collect(generation)
