@@ -120,7 +120,7 @@ def test_cyclic_garbage_is_collected_on_the_gui_thread(qtbot: Any) -> None:
     a.other, b.other = b, a  # a cycle only the collector can free
     gone = weakref.ref(a)
     del a, b
-    for _ in range(gc.get_threshold()[0] + 10):
-        Node()  # allocations push generation 0 past its threshold
+    keep = [Node() for _ in range(gc.get_threshold()[0] + 10)]  # push generation 0 past its threshold
     qtbot.waitUntil(lambda: gone() is None, timeout=5000)
+    del keep
     collector.deleteLater()
