@@ -108,6 +108,7 @@ class TaskRunner(QObject):
         self._generation: dict[str, int] = {}
         self._tickets = itertools.count()
         self._waiting: dict[int, tuple[Any, ...]] = {}
+        self._closed = False
         self._running = 0
         self._lock = threading.Lock()
 
@@ -142,7 +143,8 @@ class TaskRunner(QObject):
         return state
 
     def shutdown(self) -> None:
-        """Cancel what has not started and wait for running ops to finish."""
+        """Cancel what has not started and wait for running ops to finish; later requests are dropped."""
+        self._closed = True
         for lane in self._lanes.values():
             lane.shutdown(wait=True, cancel_futures=True)
 
@@ -167,6 +169,8 @@ class TaskRunner(QObject):
                on_done: Callable[[Any], None] | None, parent: QWidget | None,
                on_error: Callable[[BaseException], None] | None,
                keygen: tuple[str | None, int | None] | None, changes: ChangeSet | None) -> None:
+        if self._closed:
+            return  # the app is closing: a late request (a timer, a signal) is dropped
         self._set_running(+1)
         # Callbacks (often bound methods of widgets) stay here on the GUI thread; only a ticket
         # crosses to the worker, so a worker can never drop the last reference to a widget.
@@ -177,7 +181,11 @@ class TaskRunner(QObject):
         def finished(future: Future[Any]) -> None:
             relay.sig_result.emit(ticket, future)  # worker thread: queued to the GUI thread
 
-        pool.submit(job).add_done_callback(finished)
+        try:
+            pool.submit(job).add_done_callback(finished)
+        except RuntimeError:  # shut down between the check above and now
+            self._waiting.pop(ticket, None)
+            self._set_running(-1)
 
     @Slot(object, object)
     def _on_relay_result(self, ticket: int, future: Future[Any]) -> None:

@@ -124,3 +124,13 @@ def test_cyclic_garbage_is_collected_on_the_gui_thread(qtbot: Any) -> None:
     qtbot.waitUntil(lambda: gone() is None, timeout=5000)
     del keep
     collector.deleteLater()
+
+
+def test_requests_after_shutdown_are_dropped_quietly(db: Any, qtbot: Any) -> None:
+    r = TaskRunner(db)
+    r.shutdown()
+    got: list[Any] = []
+    r.query(lambda s: 1, got.append)  # e.g. a timer firing while the window closes
+    r.write(lambda s: 2, ChangeSet(accounts=True), on_done=got.append)
+    qtbot.wait(50)
+    assert got == []
