@@ -150,3 +150,15 @@ def cached_answers(session: Session) -> list[tuple[str, str, str]]:
     rows = session.execute(select(GeocodeCacheRecord.query, GeocodeCacheRecord.provider,
                                   GeocodeCacheRecord.raw_json))
     return [(q, p, str(json.loads(raw or "{}").get("display_name", ""))) for q, p, raw in rows]
+
+
+def unplaced_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """Return (id, name, address) of of the live accounts without a position, by name."""
+    rows = session.execute(select(AccountRecord.id, AccountRecord.name, AccountRecord.street,
+                                  AccountRecord.postcode, AccountRecord.city,
+                                  AccountRecord.country)
+                           .where(AccountRecord.deleted.is_(False), AccountRecord.lat.is_(None))
+                           .order_by(AccountRecord.name))
+    return [(r.id, r.name, ", ".join(p for p in (r.street, f"{r.postcode} {r.city}".strip(),
+                                                  r.country) if p) or "no address")
+            for r in rows]

@@ -16,14 +16,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from fieldcrm.db.engine import Database
-from fieldcrm.db.models import AccountRecord
 from fieldcrm.errors import Cancelled, InvalidInput
 from fieldcrm.geo.geocode import OnlineSettings
-from fieldcrm.services.geocoding import GeocodeSummary, geocode_accounts
+from fieldcrm.services.geocoding import GeocodeSummary, geocode_accounts, unplaced_accounts
 from fieldcrm.services.settings import Settings, load_settings
 from fieldcrm.ui.errors import error_title
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner, TaskState
@@ -121,18 +118,6 @@ def place_accounts(db: Database, state: TaskState) -> PlaceOutcome:
     except Cancelled:
         return PlaceOutcome(None, online is not None)
     return PlaceOutcome(summary, online is not None)
-
-
-def unplaced_accounts(session: Session) -> list[tuple[str, str, str]]:
-    """Op: (id, name, address) of the live accounts without a position, by name."""
-    rows = session.execute(select(AccountRecord.id, AccountRecord.name, AccountRecord.street,
-                                  AccountRecord.postcode, AccountRecord.city,
-                                  AccountRecord.country)
-                           .where(AccountRecord.deleted.is_(False), AccountRecord.lat.is_(None))
-                           .order_by(AccountRecord.name))
-    return [(r.id, r.name, ", ".join(p for p in (r.street, f"{r.postcode} {r.city}".strip(),
-                                                  r.country) if p) or "no address")
-            for r in rows]
 
 
 def summary_text(outcome: PlaceOutcome) -> str:
