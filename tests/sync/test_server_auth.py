@@ -58,10 +58,12 @@ def test_missing_and_tampered_token_get_401(srv):
 
 
 def test_expired_token_then_refresh_rotation(make_harness):
-    srv = make_harness(access_token_ttl_s=1)
+    # JWT times are whole seconds, so a TTL of N s leaves N-1 to N s: 2 s keeps the refreshed
+    # token valid for the request right after it, even on a loaded machine.
+    srv = make_harness(access_token_ttl_s=2)
     srv.add_user("ann")
     dev = srv.login("ann")
-    time.sleep(1.6)
+    time.sleep(3.1)
     r = srv.client.post("/v1/sync/pull", json={"cursors": {}}, headers=dev.headers)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     assert r.json()["code"] == "token_expired"
