@@ -1,18 +1,28 @@
-"""Manager review queues: sync conflicts, quarantined edits, accounts waiting for placement."""
+"""Manager review queues: conflicts, quarantined edits, unplaced accounts, visits under review."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fieldcrm.errors import InvalidInput, NotFound
 from fieldcrm.sync.protocol import ChangeOp, ConflictOut, scope_of_user
 from fieldcrm.sync.server.admin import Forbidden
-from fieldcrm.sync.server.merge import MODELS, row_scopes, write_fields
-from fieldcrm.sync.server.models import Account, Conflict, Quarantine, utcnow
-from fieldcrm.sync.server.scopes import Actor, IndexWrites
+from fieldcrm.sync.server.merge import MODELS, merge_fields, row_scopes, write_fields
+from fieldcrm.sync.server.models import (
+    Account,
+    Conflict,
+    Quarantine,
+    Territory,
+    User,
+    Visit,
+    VisitAmendment,
+    utcnow,
+)
+from fieldcrm.sync.server.scopes import Actor, IndexWrites, account_scopes
 
 
 def conflict_out(c: Conflict) -> ConflictOut:
@@ -111,3 +121,173 @@ def list_flagged_accounts(session: Session) -> list[dict[str, Any]]:
         }
         for a in rows
     ]
+
+
+# --- visits under review ---------------------------------------------------------------------
+
+VISIT_ACCEPTED, VISIT_NEEDS_REVIEW, VISIT_DISMISSED = "accepted", "needs_review", "dismissed"
+MAX_NOTE = 200
+
+
+class VisitReviewRequest(BaseModel):
+    """A manager's ruling on a visit under review: publish it, or keep it aside with a note."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["accept", "dismiss"]
+    note: str = Field(default="", max_length=MAX_NOTE, pattern=r"^[^\x00]*$")
+
+
+class ReviewVisitOut(BaseModel):
+    """A visit of the review queue, with what a manager needs to rule on it."""
+
+    id: str
+    review: Literal["accepted", "needs_review", "dismissed"]
+    review_reason: str
+    rep_id: str
+    rep_name: str
+    account_id: str
+    account_name: str | None = Field(description="null when the server has no such account")
+    account_deleted: bool
+    territory_id: str | None
+    territory_name: str | None
+    status: str | None = Field(description="the visit's own status (completed, planned, ...)")
+    occurred_at: str | None = Field(description="the rep's clock; for display only")
+    received_at_server: str
+    outcome: str
+    notes: str
+
+
+def _rep_names(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name, User.username).where(User.id.in_(ids)))
+    return {i: (n if n and n != u else u) for i, n, u in rows}
+
+
+def _review_out(
+    v: Visit, account: Account | None, territory: Territory | None, rep_name: str
+) -> ReviewVisitOut:
+    data = v.data or {}
+    return ReviewVisitOut(
+        id=v.id,
+        review=v.review,  # type: ignore[arg-type]
+        review_reason=v.review_reason,
+        rep_id=v.rep_id,
+        rep_name=rep_name,
+        account_id=v.account_id,
+        account_name=account.name if account is not None else None,
+        account_deleted=bool(account is not None and account.deleted),
+        territory_id=account.territory_id if account is not None else None,
+        territory_name=territory.name if territory is not None else None,
+        status=data.get("status"),
+        occurred_at=v.occurred_at_client,
+        received_at_server=v.received_at_server.isoformat(),
+        outcome=str(data.get("outcome") or ""),
+        notes=str(data.get("notes") or ""),
+    )
+
+
+def list_review_visits(
+    session: Session, *, status: str = VISIT_NEEDS_REVIEW, limit: int = 500
+) -> list[ReviewVisitOut]:
+    """Visits waiting for a manager (or dismissed ones), newest first."""
+    q = select(Visit).order_by(Visit.received_at_server.desc(), Visit.id.desc()).limit(limit)
+    visits = list(session.scalars(q.where(Visit.review == status)))
+    accounts = {
+        a.id: a
+        for a in session.scalars(
+            select(Account).where(Account.id.in_({v.account_id for v in visits}))
+        )
+    }
+    t_ids = {a.territory_id for a in accounts.values() if a.territory_id}
+    territories = {
+        t.id: t for t in session.scalars(select(Territory).where(Territory.id.in_(t_ids)))
+    }
+    names = _rep_names(session, {v.rep_id for v in visits})
+    out = []
+    for v in visits:
+        a = accounts.get(v.account_id)
+        t = territories.get(a.territory_id) if a is not None and a.territory_id else None
+        out.append(_review_out(v, a, t, names.get(v.rep_id, v.rep_id)))
+    return out
+
+
+def review_visit(
+    session: Session, *, actor: Actor, visit_id: str, action: str, note: str = ""
+) -> ReviewVisitOut:
+    """Accept a visit under review into its account's scopes, or dismiss it (kept, with a note).
+
+    Accepting is idempotent; a dismissed visit may still be accepted; an accepted one is field
+    work of its account and cannot be dismissed. Nothing is ever deleted.
+
+    Raises
+    ------
+    Forbidden
+        The caller is not a manager.
+    NotFound
+        No such visit.
+    InvalidInput
+        The account is unknown or deleted (accept), or the visit is already accepted (dismiss).
+    """
+    if not actor.is_manager:
+        raise Forbidden("only managers review visits")
+    v = session.get(Visit, visit_id, with_for_update=True)
+    if v is None:
+        raise NotFound(f"no visit {visit_id!r}")
+    account = session.get(Account, v.account_id, with_for_update=True)
+    wanted = VISIT_ACCEPTED if action == "accept" else VISIT_DISMISSED
+    if v.review != wanted:
+        index = IndexWrites(session=session, now=utcnow())
+        if wanted == VISIT_ACCEPTED:
+            _accept(session, index, v, account)
+        elif v.review == VISIT_ACCEPTED:
+            raise InvalidInput(
+                f"visit {visit_id} is already accepted: it is field work of its account now"
+            )
+        v.review = wanted
+        v.review_reason = _decision(session, actor, wanted, note)
+        index.stage({scope_of_user(v.rep_id)}, "visit", v.id, ChangeOp.UPSERT, 1)
+        session.flush()
+        index.flush()
+    territory = (
+        session.get(Territory, account.territory_id)
+        if account is not None and account.territory_id
+        else None
+    )
+    return _review_out(v, account, territory, _rep_names(session, {v.rep_id}).get(v.rep_id, ""))
+
+
+def _decision(session: Session, actor: Actor, wanted: str, note: str) -> str:
+    who = _rep_names(session, {actor.user_id}).get(actor.user_id, actor.user_id)
+    text = f"{wanted} by {who}" + (f": {note.strip()}" if note.strip() else "")
+    return text[:MAX_NOTE]
+
+
+def _accept(session: Session, index: IndexWrites, v: Visit, account: Account | None) -> None:
+    """Publish the visit and its amendments into the account's scopes (normal index writes)."""
+    if account is None:
+        raise InvalidInput(
+            f"visit {v.id}: its account {v.account_id} is not on the server; dismiss it instead"
+        )
+    if account.deleted:
+        raise InvalidInput(
+            f"visit {v.id}: account {account.name!r} was deleted; dismiss the visit instead"
+        )
+    scopes = account_scopes(account) | {scope_of_user(v.rep_id)}
+    index.stage(scopes, "visit", v.id, ChangeOp.UPSERT, 1)
+    data = dict(v.data or {})
+    amendments = session.scalars(
+        select(VisitAmendment).where(VisitAmendment.visit_id == v.id).order_by(VisitAmendment.id)
+    )
+    for a in amendments:
+        a.review = VISIT_ACCEPTED
+        data.update((a.data or {}).get("changes") or {})
+        index.stage(scopes, "visit_amendment", a.id, ChangeOp.UPSERT, 1)
+    at = data.get("checked_in_at")
+    if data.get("status", "completed") == "completed" and at is not None:
+        applied, _ = merge_fields("account", account, {"last_visit_at": at}, account.row_version)
+        if applied:
+            write_fields(account, applied, index.now)
+            index.stage(
+                account_scopes(account), "account", account.id, ChangeOp.UPSERT, account.row_version
+            )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
 
 from fieldcrm.sync.protocol import (
@@ -39,38 +39,117 @@ from fieldcrm.sync.server.deps import (
     StateDep,
 )
 
-router = APIRouter(prefix="/v1")
-sync = APIRouter(prefix="/v1/sync", dependencies=[ProtocolDep], tags=["sync"])
+
+class ErrorOut(BaseModel):
+    """Every error answer: a plain message, plus a ``code`` on 401 and the bad fields on 400/422."""
+
+    detail: str
+    code: str | None = None
+    errors: list[dict[str, Any]] | dict[str, str] | None = None
 
 
-@router.get("/health", tags=["meta"])
-def health(state: StateDep) -> dict[str, Any]:
-    """Liveness and readiness: answers 503 when the database cannot be reached."""
-    with state.db.read() as session:
-        session.execute(text("SELECT 1"))
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    protocol: int
+    protocol_min: int
+    protocol_max: int
+    schema_version: int
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    name: str
+    role: str
+    disabled: bool
+
+
+class QuarantineOut(BaseModel):
+    id: int
+    mutation_id: str
+    user_id: str
+    device_id: str
+    reason: str
+    payload: dict[str, Any]
+    created_at: str
+
+
+class FlaggedAccountOut(BaseModel):
+    id: str
+    name: str
+    lat: float | None
+    lon: float | None
+    city: str
+    territory_id: str | None
+    created_by: str | None
+    row_version: int
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error codes: the JSON error body, Retry-After where sent."""
+    retry = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
+    text = {
+        400: "a value is invalid (``errors`` names the fields)",
+        401: "not logged in, or the token or device is no longer valid (see ``code``)",
+        403: "the caller's role or device may not do this",
+        404: "no such object",
+        413: "the body is larger than the limit",
+        422: "the request does not match the schema (``errors`` lists each location)",
+        426: "unsupported sync protocol or schema version",
+        429: "too many failed logins; retry after Retry-After seconds",
+        503: "the database is busy or down; retry after Retry-After seconds",
+    }
     return {
-        "status": "ok",
-        "protocol": PROTOCOL_VERSION,
-        "protocol_min": state.settings.protocol_min,
-        "protocol_max": state.settings.protocol_max,
-        "schema_version": SCHEMA_VERSION,
+        c: {
+            "model": ErrorOut,
+            "description": text[c],
+            **({"headers": retry} if c in (429, 503) else {}),
+        }
+        for c in codes
     }
 
 
-@router.post("/auth/token", tags=["auth"])
+_BASE = (400, 422, 503)
+_AUTHED = (*_BASE, 401)
+_MANAGER = (*_AUTHED, 403)
+
+router = APIRouter(prefix="/v1")
+sync = APIRouter(
+    prefix="/v1/sync",
+    dependencies=[ProtocolDep],
+    tags=["sync"],
+    responses=_errors(*_AUTHED, 426),
+)
+
+
+@router.get("/health", tags=["meta"], responses=_errors(503))
+def health(state: StateDep) -> HealthOut:
+    """Liveness and readiness: answers 503 when the database cannot be reached."""
+    with state.db.read() as session:
+        session.execute(text("SELECT 1"))
+    return HealthOut(
+        status="ok",
+        protocol=PROTOCOL_VERSION,
+        protocol_min=state.settings.protocol_min,
+        protocol_max=state.settings.protocol_max,
+        schema_version=SCHEMA_VERSION,
+    )
+
+
+@router.post("/auth/token", tags=["auth"], responses=_errors(*_AUTHED, 429))
 def auth_token(body: TokenRequest, request: Request, state: StateDep) -> TokenResponse:
     """Log in with username and password; registers the device on first use."""
     ip = request.client.host if request.client else "?"
     return tokens.login(state.tokens, body=body, ip=ip)
 
 
-@router.post("/auth/refresh", tags=["auth"])
+@router.post("/auth/refresh", tags=["auth"], responses=_errors(*_AUTHED))
 def auth_refresh(body: RefreshRequest, state: StateDep) -> TokenResponse:
     """Trade a refresh token for a new pair; each refresh token works once."""
     return tokens.refresh(state.tokens, body=body)
 
 
-@router.post("/devices/register", tags=["auth"])
+@router.post("/devices/register", tags=["auth"], responses=_errors(*_MANAGER))
 def devices_register(
     body: DeviceRegisterRequest, actor: CurrentActor, session: SessionDep
 ) -> DeviceOut:
@@ -105,7 +184,7 @@ _PUSH_DOC: dict[str, Any] = {
 }
 
 
-@sync.post("/push", openapi_extra=_PUSH_DOC)
+@sync.post("/push", openapi_extra=_PUSH_DOC, responses=_errors(403, 413))
 def sync_push(
     caller: CallerDep, state: StateDep, body: Annotated[PushRequest, Depends(read_push)]
 ) -> PushResponse:
@@ -139,13 +218,15 @@ def sync_verify(body: VerifyRequest, actor: CurrentActor, state: StateDep) -> Ve
     return store.verify(state.db, actor=actor, request=body)
 
 
-@router.get("/territories", tags=["manage"])
+@router.get("/territories", tags=["manage"], responses=_errors(*_AUTHED))
 def territories(actor: CurrentActor, session: SessionDep) -> list[TerritoryOut]:
     """Managers get every territory, a rep their own."""
     return admin.list_territories(session, actor=actor)
 
 
-@router.post("/territories/{territory_id}/assign", tags=["manage"])
+@router.post(
+    "/territories/{territory_id}/assign", tags=["manage"], responses=_errors(*_MANAGER, 404)
+)
 def assign(
     territory_id: str, body: AssignRequest, _m: ManagerActor, session: SessionDep
 ) -> TerritoryOut:
@@ -153,7 +234,7 @@ def assign(
     return admin.assign_territory(session, territory_ref=territory_id, user_ref=body.user_id)
 
 
-@router.get("/conflicts", tags=["manage"])
+@router.get("/conflicts", tags=["manage"], responses=_errors(*_AUTHED))
 def conflicts(
     actor: CurrentActor,
     session: SessionDep,
@@ -163,7 +244,7 @@ def conflicts(
     return review.list_conflicts(session, actor=actor, status=status or None)
 
 
-@router.post("/conflicts/{conflict_id}/resolve", tags=["manage"])
+@router.post("/conflicts/{conflict_id}/resolve", tags=["manage"], responses=_errors(*_MANAGER, 404))
 def resolve(
     conflict_id: str, body: ResolveRequest, actor: CurrentActor, session: SessionDep
 ) -> ConflictOut:
@@ -173,22 +254,42 @@ def resolve(
     )
 
 
-@router.get("/quarantine", tags=["manage"])
-def quarantine(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+@router.get("/quarantine", tags=["manage"], responses=_errors(*_MANAGER))
+def quarantine(_m: ManagerActor, session: SessionDep) -> list[QuarantineOut]:
     """Managers: edits refused because they fell outside the sender's scopes (newest first)."""
-    return review.list_quarantine(session)
+    return [QuarantineOut.model_validate(q) for q in review.list_quarantine(session)]
 
 
-@router.get("/accounts/flagged", tags=["manage"])
-def flagged_accounts(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+@router.get("/accounts/flagged", tags=["manage"], responses=_errors(*_MANAGER))
+def flagged_accounts(_m: ManagerActor, session: SessionDep) -> list[FlaggedAccountOut]:
     """Managers: rep-created accounts to place (push a patch with ``territory_id``)."""
-    return review.list_flagged_accounts(session)
+    return [FlaggedAccountOut.model_validate(a) for a in review.list_flagged_accounts(session)]
 
 
-@router.get("/users", tags=["manage"])
-def users(_m: ManagerActor, session: SessionDep) -> list[dict[str, Any]]:
+@router.get("/users", tags=["manage"], responses=_errors(*_MANAGER))
+def users(_m: ManagerActor, session: SessionDep) -> list[UserOut]:
     """Managers: every user (to pick a rep when assigning a territory)."""
     return [
-        {"id": u.id, "username": u.username, "name": u.name, "role": u.role, "disabled": u.disabled}
+        UserOut(id=u.id, username=u.username, name=u.name, role=u.role, disabled=u.disabled)
         for u in admin.list_users(session)
     ]
+
+
+@router.get("/visits/review", tags=["manage"], responses=_errors(*_MANAGER))
+def visits_under_review(
+    _m: ManagerActor,
+    session: SessionDep,
+    status: Literal["needs_review", "dismissed"] = "needs_review",
+) -> list[review.ReviewVisitOut]:
+    """Managers: visits accepted with ``needs_review`` (or the dismissed ones), newest first."""
+    return review.list_review_visits(session, status=status)
+
+
+@router.post("/visits/{visit_id}/review", tags=["manage"], responses=_errors(*_MANAGER, 404))
+def visit_review(
+    visit_id: str, body: review.VisitReviewRequest, actor: ManagerActor, session: SessionDep
+) -> review.ReviewVisitOut:
+    """Managers: ``accept`` (publish into the account's territory) or ``dismiss`` (kept aside)."""
+    return review.review_visit(
+        session, actor=actor, visit_id=visit_id, action=body.action, note=body.note
+    )

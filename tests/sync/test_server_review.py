@@ -1,0 +1,157 @@
+"""Manager queue of visits under review: list, accept into the territory, dismiss; reps refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from fieldcrm.domain.ids import new_id
+from fieldcrm.sync.protocol import scope_digest
+
+CHECKED_IN = "2026-11-20T09:30:00.000000+00:00"
+
+
+def _age_closed_assignments(srv, *, days: int) -> None:
+    """Move every closed assignment ``days`` into the past (out of the grace window)."""
+    from fieldcrm.sync.server.models import TerritoryAssignment
+
+    with srv.db.write() as s, s.begin():
+        for a in s.scalars(
+            select(TerritoryAssignment).where(TerritoryAssignment.valid_to.is_not(None))
+        ):
+            s.execute(
+                update(TerritoryAssignment)
+                .where(TerritoryAssignment.id == a.id)
+                .values(
+                    valid_from=a.valid_from - timedelta(days=days),
+                    valid_to=a.valid_to - timedelta(days=days),
+                )
+            )
+
+
+def _counters(srv) -> dict[str, int]:
+    from fieldcrm.sync.server.models import ScopeCounter
+
+    with srv.db.read() as s:
+        return {c.scope_id: c.last_version for c in s.scalars(select(ScopeCounter))}
+
+
+@pytest.fixture
+def lost(srv):
+    """ann held T1, lost it to bob 40 days ago, then logs a visit (and an amendment) there."""
+    srv.add_user("ann")
+    srv.add_user("bob")
+    srv.add_user("boss", role="manager")
+    t1 = srv.territory("T1")
+    srv.assign(t1, "ann")
+    boss = srv.login("boss")
+    acc = new_id()
+    boss.push(boss.mutation("account", acc, "create", {"name": "Kafé Norr", "territory_id": t1}))
+    srv.assign(t1, "bob")
+    _age_closed_assignments(srv, days=40)
+    ann, bob = srv.login("ann"), srv.login("bob")
+    bob.pull_all()
+    visit, amend = new_id(), new_id()
+    fields = {"account_id": acc, "status": "completed", "checked_in_at": CHECKED_IN,
+              "outcome": "Ordered 3 cases", "notes": "met the owner"}
+    r = ann.push(
+        ann.mutation("visit", visit, "append", fields),
+        ann.mutation("visit_amendment", amend, "append",
+                     {"visit_id": visit, "changes": {"next_step": "call in May"}, "reason": "typo"}),
+    )
+    assert [x["review"] for x in r] == ["needs_review", "needs_review"]
+    return srv, t1, acc, visit, amend, ann, bob, boss
+
+
+def test_manager_lists_accepts_and_the_territory_rep_pulls_it(lost):
+    srv, t1, acc, visit, amend, ann, bob, boss = lost
+    assert [c for c in bob.pull_all() if c["entity"] == "visit"] == []  # not in T1 yet
+    r = srv.client.get("/v1/visits/review", headers=boss.headers)
+    assert r.status_code == 200, r.text
+    [item] = r.json()
+    assert item["id"] == visit and item["rep_id"] == ann.user_id and item["rep_name"] == "ann"
+    assert (item["account_name"], item["territory_id"], item["territory_name"]) == (
+        "Kafé Norr", t1, "T1")
+    assert item["review"] == "needs_review" and "grace window" in item["review_reason"]
+    assert item["outcome"] == "Ordered 3 cases" and item["received_at_server"]
+
+    r = srv.client.post(f"/v1/visits/{visit}/review", json={"action": "accept"},
+                        headers=boss.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["review"] == "accepted" and r.json()["review_reason"] == "accepted by boss"
+
+    got = {(c["entity"], c["id"]): c for c in bob.pull_all()}
+    assert got[("visit", visit)]["scope"] == f"territory:{t1}"
+    assert got[("visit", visit)]["data"]["review"] == "accepted"
+    assert got[("visit", visit)]["data"]["notes"] == "met the owner"
+    assert got[("visit_amendment", amend)]["data"]["review"] == "accepted"
+    assert got[("account", acc)]["data"]["last_visit_at"] == CHECKED_IN  # raised by the visit
+    mine = {c["id"]: c for c in ann.pull_all() if c["entity"] == "visit"}
+    assert mine[visit]["data"]["review"] == "accepted"  # the rep sees the ruling too
+
+    # a fresh copy of T1 verifies: the index writes were the normal ones
+    scope = f"territory:{t1}"
+    bob.cursors = {}
+    live = [(c["entity"], c["id"], c["data"].get("row_version", 1)) for c in bob.pull_all()
+            if c["scope"] == scope and c["op"] == "upsert"]
+    count, digest = scope_digest(live)
+    body = {"scopes": {scope: {"version": bob.cursors[scope]["version"], "count": count,
+                               "digest": digest}}}
+    v = srv.client.post("/v1/sync/verify", json=body, headers=bob.headers).json()
+    assert v["mismatched"] == [] and v["behind"] == []
+
+    assert srv.client.get("/v1/visits/review", headers=boss.headers).json() == []
+
+
+def test_accept_is_idempotent_and_writes_nothing_twice(lost):
+    srv, _t1, _acc, visit, _amend, _ann, _bob, boss = lost
+    url = f"/v1/visits/{visit}/review"
+    first = srv.client.post(url, json={"action": "accept", "note": "ok"}, headers=boss.headers)
+    before = _counters(srv)
+    again = srv.client.post(url, json={"action": "accept"}, headers=boss.headers)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert _counters(srv) == before  # no new versions anywhere
+    r = srv.client.post(url, json={"action": "dismiss"}, headers=boss.headers)
+    assert r.status_code == 400 and "already accepted" in r.json()["detail"]
+
+
+def test_reps_cannot_list_or_rule_and_unknown_ids_are_404(lost):
+    srv, _t1, _acc, visit, _amend, ann, bob, boss = lost
+    for dev in (ann, bob):
+        assert srv.client.get("/v1/visits/review", headers=dev.headers).status_code == 403
+        r = srv.client.post(f"/v1/visits/{visit}/review", json={"action": "accept"},
+                            headers=dev.headers)
+        assert r.status_code == 403
+    assert srv.client.get("/v1/visits/review").status_code == 401
+    r = srv.client.post("/v1/visits/no-such-visit/review", json={"action": "accept"},
+                        headers=boss.headers)
+    assert r.status_code == 404 and "no-such-visit" in r.json()["detail"]
+    r = srv.client.post(f"/v1/visits/{visit}/review", json={"action": "delete"},
+                        headers=boss.headers)
+    assert r.status_code == 422
+    [item] = srv.client.get("/v1/visits/review", headers=boss.headers).json()
+    assert item["review"] == "needs_review"  # nothing changed
+
+
+def test_dismiss_keeps_the_visit_aside_with_a_note(lost):
+    srv, _t1, _acc, _visit, _amend, ann, _bob, boss = lost
+    ghost = new_id()
+    [r] = ann.push(ann.mutation("visit", ghost, "append", {"account_id": "never-synced"}))
+    assert r["review"] == "needs_review"
+    [newest, _older] = srv.client.get("/v1/visits/review", headers=boss.headers).json()
+    assert newest["id"] == ghost and newest["account_name"] is None  # newest first
+    url = f"/v1/visits/{ghost}/review"
+    r = srv.client.post(url, json={"action": "accept"}, headers=boss.headers)
+    assert r.status_code == 400 and "not on the server" in r.json()["detail"]
+    r = srv.client.post(url, json={"action": "dismiss", "note": "test visit"},
+                        headers=boss.headers)
+    assert r.status_code == 200 and r.json()["review"] == "dismissed"
+    assert r.json()["review_reason"] == "dismissed by boss: test visit"
+    queue = srv.client.get("/v1/visits/review", headers=boss.headers).json()
+    assert ghost not in {v["id"] for v in queue}
+    aside = srv.client.get("/v1/visits/review?status=dismissed", headers=boss.headers).json()
+    assert [v["id"] for v in aside] == [ghost]
+    mine = {c["id"]: c for c in ann.pull_all() if c["entity"] == "visit"}
+    assert mine[ghost]["data"]["review"] == "dismissed"  # kept, never deleted
