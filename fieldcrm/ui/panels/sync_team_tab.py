@@ -29,6 +29,7 @@ from fieldcrm.services.sync_status import entity_title
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.ui.errors import show_error
 from fieldcrm.ui.models.dto_table_model import Column, DtoTableModel
+from fieldcrm.ui.panels.review_visits import ReviewVisitsPanel
 from fieldcrm.ui.sync_controller import SyncController
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 from fieldcrm.ui.widgets.form import if_alive
@@ -114,6 +115,8 @@ class TeamTab(QWidget):
         layout.addWidget(QLabel("<b>Team conflicts</b> (open, every rep)"))
         layout.addWidget(self.conflicts, 2)
         layout.addLayout(actions)
+        self.review_visits = ReviewVisitsPanel(self.runner, self.controller, self)
+        layout.addWidget(self.review_visits, 2)
 
     # -- public API ------------------------------------------------------------------------------
     def refresh(self) -> None:
