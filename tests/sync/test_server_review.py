@@ -155,3 +155,21 @@ def test_dismiss_keeps_the_visit_aside_with_a_note(lost):
     assert [v["id"] for v in aside] == [ghost]
     mine = {c["id"]: c for c in ann.pull_all() if c["entity"] == "visit"}
     assert mine[ghost]["data"]["review"] == "dismissed"  # kept, never deleted
+
+
+def test_server_cli_lists_and_rules_on_visits(lost, db_url, capsys):
+    from fieldcrm.sync.server.cli import main
+
+    srv, t1, _acc, visit, _amend, _ann, bob, _boss = lost
+    assert main(["--db", db_url, "visit", "list"]) == 0
+    out = capsys.readouterr().out
+    assert visit in out and "Kafé Norr" in out and "T1" in out
+    assert main(["--db", db_url, "visit", "dismiss", visit, "--note", "x" * 201]) == 2
+    assert "at most 200" in capsys.readouterr().err
+    assert main(["--db", db_url, "visit", "accept", visit, "--note", "checked by phone"]) == 0
+    assert capsys.readouterr().out.strip() == f"visit {visit} of ann is accepted"
+    assert main(["--db", db_url, "visit", "accept", "nope"]) == 2
+    assert "no visit 'nope'" in capsys.readouterr().err
+    got = {c["id"]: c for c in bob.pull_all() if c["entity"] == "visit"}
+    assert got[visit]["scope"] == f"territory:{t1}"
+    assert got[visit]["data"]["review_reason"] == "accepted by server admin: checked by phone"

@@ -163,6 +163,32 @@ def cmd_territory(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visit(args: argparse.Namespace) -> int:
+    from fieldcrm.sync.server import review
+    from fieldcrm.sync.server.scopes import Actor
+
+    if args.action == "list":
+        status = "dismissed" if args.dismissed else "needs_review"
+        for v in _in_session(args, lambda s: review.list_review_visits(s, status=status)):
+            account = v.account_name if v.account_name is not None else "(unknown account)"
+            print(
+                f"{v.id}  {v.received_at_server[:16]}  {v.rep_name:12} {account:24} "
+                f"{v.territory_name or '-':12} {v.review_reason}"
+            )
+        return 0
+    if not args.visit_id:
+        raise InvalidInput(f"visit {args.action} needs a VISIT_ID")
+    admin_actor = Actor(user_id="server admin", role="admin", device_id="cli", scopes=frozenset())
+    v = _in_session(
+        args,
+        lambda s: review.review_visit(
+            s, actor=admin_actor, visit_id=args.visit_id, action=args.action, note=args.note
+        ),
+    )
+    print(f"visit {v.id} of {v.rep_name} is {v.review}")
+    return 0
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from fieldcrm.sync.server.demo import seed_demo
 
@@ -217,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("target", nargs="?", help="FILE.geojson, or TERRITORY (id or name) for assign")
     t.add_argument("user", nargs="?", help="assign: username ('-' for nobody)")
     t.set_defaults(func=cmd_territory)
+    v = sub.add_parser("visit", help="visits under review: list, accept, dismiss")
+    v.add_argument("action", choices=["list", "accept", "dismiss"])
+    v.add_argument("visit_id", nargs="?")
+    v.add_argument("--note", default="", help="kept with the decision (at most 200 characters)")
+    v.add_argument("--dismissed", action="store_true", help="list: the dismissed visits")
+    v.set_defaults(func=cmd_visit)
     sd = sub.add_parser("seed-demo", help="load a demo dataset (Swedish towns)")
     sd.add_argument("--reps", type=int, default=4)
     sd.add_argument("--accounts", type=int, default=240)

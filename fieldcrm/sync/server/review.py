@@ -231,6 +231,8 @@ def review_visit(
     """
     if not actor.is_manager:
         raise Forbidden("only managers review visits")
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"the note has {len(note)} characters; at most {MAX_NOTE} fit")
     v = session.get(Visit, visit_id, with_for_update=True)
     if v is None:
         raise NotFound(f"no visit {visit_id!r}")
