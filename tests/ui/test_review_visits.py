@@ -162,6 +162,12 @@ def test_manager_accepts_a_visit_and_the_territory_rep_receives_it(
                     timeout=WAIT)
     assert "reps of North receive it" in panel.status.text()
     qtbot.waitUntil(lambda: not controller.is_running(), timeout=WAIT)
+    with qtbot.waitSignal(panel.sig_loaded, timeout=WAIT):
+        panel.show_dismissed.setChecked(True)
+    assert [r.id for r in panel.model.rows()] == [w["ghost"]]
+    assert panel.status.text() == "1 dismissed visit, kept aside."
+    panel.table.selectRow(0)
+    assert not panel.dismiss_button.isEnabled() and not panel.accept_button.isEnabled()
 
     bob = server.login("bob")
     pulled = {c["id"]: c for c in bob.pull_all() if c["entity"] == "visit"}

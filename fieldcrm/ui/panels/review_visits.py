@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -77,6 +78,9 @@ class ReviewVisitsPanel(QWidget):
         self.accept_button.clicked.connect(lambda: self._review("accept"))
         self.dismiss_button.clicked.connect(lambda: self._review("dismiss"))
         self.reload_button.clicked.connect(self.refresh)
+        self.show_dismissed = QCheckBox("Show dismissed")
+        self.show_dismissed.setToolTip("Visits kept aside; one can still be accepted.")
+        self.show_dismissed.toggled.connect(self.refresh)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self._note = ""
@@ -92,6 +96,7 @@ class ReviewVisitsPanel(QWidget):
         actions.addWidget(self.note, 1)
         actions.addWidget(self.accept_button)
         actions.addWidget(self.dismiss_button)
+        actions.addWidget(self.show_dismissed)
         actions.addWidget(self.reload_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -105,7 +110,9 @@ class ReviewVisitsPanel(QWidget):
     def refresh(self) -> None:
         """Load the queue from the server (io lane)."""
         self.status.setText("Loading visits to review…")
-        self.controller.call_with_client(list_review_visits, if_alive(self, self._on_loaded),
+        status = "dismissed" if self.show_dismissed.isChecked() else "needs_review"
+        self.controller.call_with_client(lambda c: list_review_visits(c, status=status),
+                                         if_alive(self, self._on_loaded),
                                          if_alive(self, self._on_failed))
 
     def selected(self) -> ReviewVisit | None:
@@ -116,9 +123,13 @@ class ReviewVisitsPanel(QWidget):
     def _on_loaded(self, visits: list[ReviewVisit]) -> None:
         self.model.set_rows(visits)
         self.table.resizeColumnsToContents()
-        count = len(visits)
-        text = "No visit waits for review." if not count else (
-            f"{count} visit{'s' if count != 1 else ''} to review: pick one, then Accept or Dismiss.")
+        count, plural = len(visits), "s" if len(visits) != 1 else ""
+        if self.show_dismissed.isChecked():
+            text = f"{count} dismissed visit{plural}, kept aside."
+        elif count:
+            text = f"{count} visit{plural} to review: pick one, then Accept or Dismiss."
+        else:
+            text = "No visit waits for review."
         self.status.setText(f"{self._note} {text}".strip())
         self._note = ""
         self._on_table_selection_changed()
@@ -133,7 +144,7 @@ class ReviewVisitsPanel(QWidget):
     def _on_table_selection_changed(self) -> None:
         v = self.selected()
         self.accept_button.setEnabled(v is not None and v.can_accept)
-        self.dismiss_button.setEnabled(v is not None)
+        self.dismiss_button.setEnabled(v is not None and v.review == "needs_review")
         self.accept_button.setToolTip(v.blocked if v is not None and v.blocked else
                                       "Send the visit to the reps of the account's territory.")
 
