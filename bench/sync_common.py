@@ -33,9 +33,9 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 
 
 class Postgres:
-    """A throwaway cluster on 127.0.0.1 (fsync off: a bench, not a durability test)."""
+    """A throwaway cluster on 127.0.0.1; ``durable`` keeps fsync and synchronous_commit on."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False, cpus: str = "") -> None:
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not found:
             raise SystemExit("no PostgreSQL binaries found; use --backend sqlite")
@@ -48,11 +48,14 @@ class Postgres:
         subprocess.run(_as_postgres([str(self.bindir / "initdb"), "-D", str(data), "-U",
                                      "postgres", "-A", "trust", "--no-sync"]),
                        check=True, capture_output=True)
-        opts = (f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 "
-                "-c max_connections=300 -c fsync=off -c synchronous_commit=off")
-        subprocess.run(_as_postgres([str(self.bindir / "pg_ctl"), "-D", str(data), "-o", opts,
-                                     "-l", str(self.tmp / "log"), "-w", "start"]),
+        opts = f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off"
+        pin = ["taskset", "-c", cpus] if cpus else []
+        subprocess.run(pin + _as_postgres([str(self.bindir / "pg_ctl"), "-D", str(data), "-o",
+                                           opts, "-l", str(self.tmp / "log"), "-w", "start"]),
                        check=True, capture_output=True)
+        self.pid = int((data / "postmaster.pid").read_text().split()[0])
         import psycopg
 
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
@@ -66,10 +69,10 @@ class Postgres:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def database(backend: str, folder: Path) -> tuple[str, Any]:
+def database(backend: str, folder: Path, *, durable: bool = False) -> tuple[str, Any]:
     """(url, stopper) for a fresh server database."""
     if backend == "postgres":
-        pg = Postgres()
+        pg = Postgres(durable=durable)
         return pg.url, pg.stop
     return f"sqlite:///{folder / 'server.db'}", lambda: None
 
@@ -213,3 +216,137 @@ def bulk_territory(db: Any, territory: str, *, accounts: int, contacts_per: int,
         s.execute(update(ScopeCounter).where(ScopeCounter.scope_id == scope)
                   .values(last_version=version))
     return total
+
+
+# --- server-side timing and CPU accounting (G11) --------------------------------------------
+
+TIMING_ENV = "FIELDCRM_BENCH_TIMING"
+
+
+def timed_app() -> Any:
+    """uvicorn factory: the real app (``app_from_env``) behind a pure-ASGI timer.
+
+    Each request appends ``path, status, mutations in the body, end (epoch s), server ms`` to
+    ``$FIELDCRM_BENCH_TIMING/timing-<pid>.tsv`` and answers with a ``Server-Timing: app;dur=``
+    header. Server ms runs from the moment the worker's event loop hands the request to the
+    app until the response is complete: parsing, auth, database, serialisation; not the time
+    the request waited in the socket backlog or for the worker's event loop.
+    """
+    from fieldcrm.sync.server.app import app_from_env
+
+    app = app_from_env()
+    out = (Path(os.environ[TIMING_ENV]) / f"timing-{os.getpid()}.tsv").open("a", buffering=1)
+
+    async def timed(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        seen = {"status": 0, "mutations": 0}
+
+        async def counting_receive() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen["mutations"] += message.get("body", b"").count(b'"mutation_id"')
+            return message
+
+        async def timing_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = message["status"]
+                dur = (time.perf_counter() - t0) * 1000
+                message["headers"] = [*message.get("headers", []),
+                                      (b"server-timing", f"app;dur={dur:.1f}".encode())]
+            await send(message)
+
+        await app(scope, counting_receive, timing_send)
+        ms = (time.perf_counter() - t0) * 1000
+        out.write(f"{scope['path']}\t{seen['status']}\t{seen['mutations']}\t{time.time():.3f}"
+                  f"\t{ms:.2f}\n")
+
+    return timed
+
+
+def read_timings(folder: Path) -> list[tuple[str, int, int, float, float]]:
+    """Every ``(path, status, mutations, end, ms)`` the timed workers wrote."""
+    rows = []
+    for f in sorted(folder.glob("timing-*.tsv")):
+        for line in f.read_text().splitlines():
+            path, status, muts, end, ms = line.split("\t")
+            rows.append((path, int(status), int(muts), float(end), float(ms)))
+    return rows
+
+
+class TimedServer:
+    """uvicorn with ``workers`` processes serving :func:`timed_app` (optionally pinned)."""
+
+    def __init__(self, url: str, folder: Path, *, workers: int = 2, cpus: str = "",
+                 access_log: bool = True, **env: Any) -> None:
+        self.port = free_port()
+        self.folder = folder
+        environ = {**os.environ, "FIELDCRM_SERVER_DB": url, TIMING_ENV: str(folder),
+                   "FIELDCRM_SERVER_MIGRATE_ON_START": "false",
+                   "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
+                   **{f"FIELDCRM_SERVER_{k.upper()}": str(v) for k, v in env.items()}}
+        cmd = [sys.executable, "-m", "uvicorn", "sync_common:timed_app", "--factory",
+               "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+               "--proxy-headers"]
+        if not access_log:
+            cmd.append("--no-access-log")
+        if cpus:
+            cmd = ["taskset", "-c", cpus, *cmd]
+        self.log = (folder / "server.log").open("a")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=environ)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base_url + "/v1/health", timeout=1).status_code == 200:
+                    time.sleep(1.0)  # let the other workers finish starting too
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise SystemExit(f"server did not start; see {folder / 'server.log'}")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> list[int]:
+        return children(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (from /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid``, its live descendants and its reaped children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # after the ")": state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
+    return own + sum(tree_cpu_s(c) for c in children(pid))
+
+
+def machine_busy_s() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, wall seconds × cores) since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / _TICK, sum(values[:8]) / _TICK

@@ -11,14 +11,17 @@ from typing import Any
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from fieldcrm.domain.enums import Role
 from fieldcrm.sync.server.models import (
     Device,
     LoginAttempt,
     RefreshToken,
     ServerMeta,
+    Territory,
+    TerritoryAssignment,
     User,
     utcnow,
 )
@@ -228,3 +231,60 @@ def live_device(session: Session, *, device_id: str, user_id: str) -> tuple[User
 
 def find_user(session: Session, *, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCaller:
+    """What one authenticated request needs: user, role, device and the held territories."""
+
+    user_id: str
+    role: str
+    device_id: str
+    last_seen: datetime | None
+    territories: frozenset[str]
+
+
+def live_caller(conn: Connection, *, device_id: str, user_id: str) -> LiveCaller:
+    """``live_device`` plus the user's current territories, in one statement (one round trip).
+
+    Managers and admins hold every live territory: a second statement for them.
+
+    Raises
+    ------
+    AuthFailed
+        The device is unknown, revoked or someone else's, or the user is disabled.
+    """
+    held = TerritoryAssignment
+    q = (
+        select(
+            Device.user_id,
+            Device.revoked_at,
+            Device.last_seen,
+            User.role,
+            User.disabled,
+            held.territory_id,
+        )
+        .select_from(Device)
+        .join(User, User.id == Device.user_id)
+        .outerjoin(held, (held.user_id == User.id) & held.valid_to.is_(None))
+        .where(Device.id == device_id)
+    )
+    rows = conn.execute(q).all()
+    if not rows or rows[0].user_id != user_id:
+        raise AuthFailed("unknown device; log in again", "unknown_device")
+    first = rows[0]
+    if first.revoked_at is not None:
+        raise AuthFailed("this device was revoked by an administrator", "device_revoked")
+    if first.disabled:
+        raise AuthFailed("this account is disabled", "user_disabled")
+    if first.role in (Role.MANAGER, Role.ADMIN):
+        territories = set(conn.scalars(select(Territory.id).where(Territory.deleted.is_(False))))
+    else:
+        territories = {r.territory_id for r in rows if r.territory_id is not None}
+    return LiveCaller(
+        user_id=user_id,
+        role=first.role,
+        device_id=device_id,
+        last_seen=first.last_seen,
+        territories=frozenset(territories),
+    )

@@ -12,11 +12,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from fieldcrm.sync.protocol import HEADER_PROTOCOL, HEADER_SCHEMA, SCHEMA_VERSION
-from fieldcrm.sync.server.auth import AuthFailed, live_device, read_access_token
+from fieldcrm.sync.protocol import (
+    HEADER_PROTOCOL,
+    HEADER_SCHEMA,
+    SCHEMA_VERSION,
+    scope_of_territory,
+    scope_of_user,
+)
+from fieldcrm.sync.server.auth import AuthFailed, live_caller, read_access_token
 from fieldcrm.sync.server.engine import Database
 from fieldcrm.sync.server.models import Device, utcnow
-from fieldcrm.sync.server.scopes import Actor, compute_scopes
+from fieldcrm.sync.server.scopes import Actor
 from fieldcrm.sync.server.settings import ServerSettings
 from fieldcrm.sync.server.tokens import TokenContext
 
@@ -61,19 +67,25 @@ def get_caller(
     state: StateDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """Authenticate the bearer token; scopes are computed here, never taken from the client."""
+    """Authenticate the bearer token; scopes are computed here, never taken from the client.
+
+    Device, user and held territories come from one statement (``auth.live_caller``): every
+    request re-checks revocation and scopes at the cost of one round trip.
+    """
     if creds is None:
         raise AuthFailed(
             "missing bearer token (Authorization: Bearer <access token>)", "missing_token"
         )
     claims = read_access_token(secret=state.secret, token=creds.credentials)
-    with state.db.read() as session, session.begin():
-        user, device = live_device(session, device_id=claims.device_id, user_id=claims.user_id)
-        scopes = compute_scopes(session, user_id=user.id, role=user.role)
+    with state.db.statements() as conn:
+        live = live_caller(conn, device_id=claims.device_id, user_id=claims.user_id)
     now = utcnow()
-    if device.last_seen is None or now - device.last_seen > _SEEN_EVERY:
-        _touch(state.db, device.id)
-    actor = Actor(user_id=user.id, role=user.role, device_id=device.id, scopes=scopes)
+    if live.last_seen is None or now - live.last_seen > _SEEN_EVERY:
+        _touch(state.db, live.device_id)
+    scopes = frozenset(
+        {scope_of_territory(t) for t in live.territories} | {scope_of_user(live.user_id)}
+    )
+    actor = Actor(user_id=live.user_id, role=live.role, device_id=live.device_id, scopes=scopes)
     return Caller(actor=actor, expires_in=max(0, int((claims.expires_at - now).total_seconds())))
 
 

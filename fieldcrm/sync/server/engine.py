@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fieldcrm.errors import InvalidInput
@@ -16,6 +20,7 @@ ALEMBIC_DIR = Path(__file__).with_name("alembic")
 VERSION_TABLE = "fieldcrm_server_alembic_version"
 _MIGRATION_LOCK = 7_316_402  # pg_advisory_lock key: one worker migrates, the others wait
 READONLY = "fieldcrm_readonly"
+PING_AFTER_IDLE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,20 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def statements(self) -> Iterator[Connection]:
+        """A connection for reads that each need only their own snapshot (auth checks).
+
+        On PostgreSQL it runs in autocommit: no BEGIN and COMMIT round trips, each statement
+        sees its own consistent snapshot. On SQLite it is a read transaction (plain BEGIN).
+        """
+        if self.is_sqlite:
+            with self.engine.connect().execution_options(**{READONLY: True}) as conn:
+                yield conn
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                yield conn
 
 
 def _sqlite_listeners(engine: Engine) -> None:
@@ -54,6 +73,33 @@ def _sqlite_listeners(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle for a while.
+
+    ``pool_pre_ping`` costs a round trip on every checkout (two per request); a connection in
+    steady use needs none. A connection idle for ``PING_AFTER_IDLE_S`` is pinged, and a dead
+    one is replaced (the pool retries the checkout), so a database restart during a quiet
+    spell costs no failed request. One that dies under load fails its request: pushes retry
+    (``push._transient``), anything else answers 503 with Retry-After.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_conn.execute("SELECT 1")
+            if not dbapi_conn.autocommit:
+                dbapi_conn.rollback()
+        except Exception as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+
 def make_database(url: str, *, pool_size: int = 5) -> Database:
     """Create the engine for ``url`` (``sqlite:///file`` or ``postgresql+psycopg://...``).
 
@@ -75,9 +121,8 @@ def make_database(url: str, *, pool_size: int = 5) -> Database:
         )
         _sqlite_listeners(engine)
     elif backend == "postgresql":
-        engine = create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
+        engine = create_engine(parsed, pool_size=pool_size, max_overflow=pool_size)
+        _ping_idle_connections(engine)
     else:
         raise InvalidInput(f"unsupported database {backend!r}: use sqlite or postgresql")
     reader = engine.execution_options(**{READONLY: True})
