@@ -7,6 +7,13 @@ call :data:`REBUILD` afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 TOKENIZE = "unicode61 remove_diacritics 2"
 
 _ACCOUNT_TEXT = (
@@ -73,3 +80,44 @@ def rebuild_statements() -> list[str]:
             f"FROM {table} AS t WHERE t.deleted = 0",
         ]
     return out
+
+
+BULK_MIN_ROWS = 20
+"""Below this many new rows a page keeps the per-row trigger (the swap costs two DDL)."""
+
+
+def _insert_trigger(table: str) -> str:
+    return next(s for s in create_statements() if s.startswith(f"CREATE TRIGGER {table}_fts_ai "))
+
+
+@contextmanager
+def bulk_index(conn: Connection, table: str, rows: int) -> Iterator[None]:
+    """Insert many rows into an indexed table with one index statement instead of a trigger
+    per row (about 3× cheaper for a pull page of 500 accounts).
+
+    Inside the caller's open write transaction: the insert trigger is dropped, the body runs,
+    the new rows (rowid above the old maximum) are indexed with one ``INSERT … SELECT`` and the
+    trigger is created again. All of it commits, or rolls back, with the caller's rows, so no
+    other connection ever sees the table without its trigger and a crash at any moment leaves
+    the index consistent. Does nothing special for other tables, few rows, no open transaction
+    (pysqlite would run the DDL outside it) or a trigger that is not the one this module makes.
+    """
+    text = _SOURCES.get(table)
+    raw = conn.connection.dbapi_connection
+    if text is None or rows < BULK_MIN_ROWS or raw is None or not raw.in_transaction:
+        yield
+        return
+    trigger = _insert_trigger(table)
+    found = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (f"{table}_fts_ai",)
+    ).scalar()
+    if found != trigger:
+        yield
+        return
+    after = conn.exec_driver_sql(f'SELECT coalesce(max(rowid), 0) FROM "{table}"').scalar()
+    conn.exec_driver_sql(f"DROP TRIGGER {table}_fts_ai")
+    yield
+    conn.exec_driver_sql(
+        f"INSERT INTO {table}_fts(rowid, body) SELECT t.rowid, {text.format(p='t')} "
+        f"FROM {table} AS t WHERE t.rowid > ? AND t.deleted = 0", (after,))
+    conn.exec_driver_sql(trigger)

@@ -263,13 +263,18 @@ def _keep_conflict(
 # --- pull and verify ------------------------------------------------------------------
 
 
+OVERLAP = True
+"""Fetch the next pull page while applying the current one (the default; see :func:`pull`)."""
+
+
 def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progress | None,
-         limit: int = 500, *, overlap: bool = False) -> None:
+         limit: int = 500, *, overlap: bool = OVERLAP) -> None:
     """Pull every scope page by page; each page and its cursors commit in one transaction.
 
-    ``overlap`` fetches the next page (with this page's ``next_cursors``) while this one is
-    applied: about twice as fast on a big first download, but a crash then refetches up to
-    two pages instead of one.
+    ``overlap`` (on by default) fetches the next page, with this page's ``next_cursors``,
+    while this one is applied, so the server builds page n + 1 while this laptop writes page
+    n: about 1.7× faster on a big first download. A crash still re-applies at most the one
+    page it interrupted; the page fetched alongside it is fetched again too.
     """
     resyncs = 0
     with db.session() as s:
@@ -298,6 +303,9 @@ def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progr
             pool.shutdown(wait=True)
     with ap.replica_session(db) as s:
         summary.purged += ap.purge_orphans(s)
+    if summary.pages > 20:  # a big download: fold the WAL back into the file now, not later
+        with db.session() as s:
+            ap.wal_checkpoint(s)
 
 
 def _resets(page: Any) -> bool:
@@ -341,11 +349,12 @@ def sync_once(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     pull_limit: int = 500,
-    overlap: bool = False,
+    overlap: bool = OVERLAP,
 ) -> SyncSummary:
     """Run one cycle: push, pull, verify. The outbox is kept whatever fails.
 
-    ``overlap`` fetches the next pull page while applying the current one (see :func:`pull`).
+    ``overlap`` fetches the next pull page while applying the current one (see :func:`pull`);
+    on by default, ``False`` gives the sequential path (for comparisons).
 
     Raises
     ------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import inspect
 
 from fieldcrm.db.models import (
@@ -18,7 +19,7 @@ from fieldcrm.db.models import (
     VisitAmendmentRecord,
     VisitRecord,
 )
-from fieldcrm.db.types import ISODate, UTCDateTime
+from fieldcrm.db.types import ISODate, UTCDateTime, utcnow
 from fieldcrm.domain.enums import Role
 from fieldcrm.sync.protocol import Mutation
 
@@ -61,8 +62,68 @@ def _to_column(kind: Any, value: Any) -> Any:
     return value
 
 
-def local_values(entity: str, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Split pulled ``data`` into local column values and unknown fields (for ``extra_json``)."""
+def dump_json(value: Any) -> str:
+    """Compact JSON text (pydantic-core: several times faster than ``json.dumps``)."""
+    return to_json(value, fallback=str).decode()
+
+
+def dump_sorted(value: dict[str, Any]) -> str:
+    """JSON text of a small dict with sorted keys, as ``json.dumps(sort_keys=True)`` orders them."""
+    return to_json(dict(sorted(value.items())), fallback=str).decode() if value else "{}"
+
+
+def sql_value(value: Any) -> Any:
+    """A date or datetime as the local columns store it (``UTCDateTime``, ``ISODate``)."""
+    if isinstance(value, datetime):  # as UTCDateTime: "%Y-%m-%dT%H:%M:%S.%fZ"
+        utc = value.astimezone(UTC)
+        if utc.year >= 1000:  # isoformat is faster; strftime does not pad years < 1000
+            return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _sql_column(kind: Any, value: Any) -> Any:
+    """Like :func:`_to_column`, but straight to the stored text. The server's own timestamps
+    (``isoformat()`` in UTC) are rewritten without parsing; anything else is parsed."""
+    if isinstance(value, str) and isinstance(kind, UTCDateTime) and value[-6:] == "+00:00":
+        if len(value) == 32 and value[19] == "." and value[10] == "T":
+            return value[:26] + "Z"
+        if len(value) == 25 and value[10] == "T":
+            return value[:19] + ".000000Z"
+    return sql_value(_to_column(kind, value))
+
+
+_DEFAULTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def row_template(model: type[Any]) -> dict[str, Any]:
+    """Column defaults of a model for bulk inserts (every row needs every key), as stored text;
+    one timestamp for the whole page."""
+    if model not in _DEFAULTS:
+        out: dict[str, Any] = {}
+        for col in model.__table__.columns:
+            d = col.default
+            if d is None:
+                out[col.key] = None
+            elif d.is_scalar:
+                out[col.key] = sql_value(d.arg)
+            else:
+                out[col.key] = sql_value(d.arg(None))
+        _DEFAULTS[model] = out
+    stamp = sql_value(utcnow())
+    return {**_DEFAULTS[model], **{k: stamp for k in ("created_at", "updated_at")
+                                   if k in _DEFAULTS[model]}}
+
+
+def local_values(
+    entity: str, data: dict[str, Any], *, sql: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split pulled ``data`` into local column values and unknown fields (for ``extra_json``).
+
+    ``sql`` gives dates and timestamps as the text the columns store (for raw bulk inserts).
+    """
     data = dict(data)
     if entity == "account" and isinstance(data.get("tags"), list):
         data["tags"] = ",".join(data["tags"])
@@ -72,16 +133,31 @@ def local_values(entity: str, data: dict[str, Any]) -> tuple[dict[str, Any], dic
         data["author_id"] = data.pop("rep_id", None)
         data["fields_json"] = json.dumps(data.pop("changes", {}), sort_keys=True)
     cols = _columns(MODELS[entity])
+    timed = _timed(MODELS[entity])
+    convert = _sql_column if sql else _to_column
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
         if key in _NOT_DATA or key in _DROPPED:
             continue
-        if key in cols:
-            values[key] = _to_column(cols[key], value)
+        if key in timed:
+            values[key] = convert(cols[key], value)
+        elif key in cols:
+            values[key] = value
         else:
             extra[key] = value
     return values, extra
+
+
+_TIMED: dict[type[Any], frozenset[str]] = {}
+
+
+def _timed(model: type[Any]) -> frozenset[str]:
+    """Columns holding dates or timestamps (the only ones whose values need converting)."""
+    if model not in _TIMED:
+        _TIMED[model] = frozenset(k for k, t in _columns(model).items()
+                                  if isinstance(t, UTCDateTime | ISODate))
+    return _TIMED[model]
 
 
 def overlay_values(entity: str, fields: dict[str, Any]) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def pull(cursors, limit=500):
 client.pull = pull
 def progress(stage, done, total):
     print(json.dumps({"committed": done}), flush=True)
-sv.pull(db, client, sv.SyncSummary(), progress, limit=int(sys.argv[4]))
+sv.pull(db, client, sv.SyncSummary(), progress, limit=int(sys.argv[4]), overlap=False)
 print(json.dumps({"done": True}), flush=True)
 """
 
