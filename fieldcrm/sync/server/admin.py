@@ -28,6 +28,13 @@ from fieldcrm.sync.server.models import (
     User,
     utcnow,
 )
+from fieldcrm.sync.server.placement import (
+    BoundaryChange,
+    Replacement,
+    checked_geometry,
+    plain_geometry,
+    replace_accounts,
+)
 from fieldcrm.sync.server.scopes import Actor, IndexWrites
 
 MIN_PASSWORD = 8
@@ -200,6 +207,14 @@ def find_territory(session: Session, *, ref: str) -> Territory:
     return t
 
 
+def _existing(session: Session, territory_id: str | None, name: str) -> Territory | None:
+    """The territory an import line names: by id, else by name (a live one first)."""
+    if territory_id:
+        return session.get(Territory, territory_id)
+    q = select(Territory).where(Territory.name == name).order_by(Territory.deleted)
+    return session.scalars(q).first()
+
+
 def upsert_territory(
     session: Session,
     *,
@@ -209,16 +224,16 @@ def upsert_territory(
     geojson: Any,
     color: str = "#3388ff",
 ) -> Territory:
-    """Create or update a territory (by id, else by name) and index it in its scope."""
+    """Create or update a territory (by id, else by live name) and index it in its scope.
+
+    Importing the id of a deleted territory restores it. Accounts are not re-placed here:
+    `import_territories_report` does that once for the whole file.
+    """
     try:
-        geometry = clean_geometry(geojson)
+        geometry = plain_geometry(clean_geometry(geojson))
     except ValueError as exc:
         raise InvalidInput(f"territory {name!r}: geometry {exc}", {"geometry": str(exc)}) from None
-    t = (
-        session.get(Territory, territory_id)
-        if territory_id
-        else session.scalar(select(Territory).where(Territory.name == name))
-    )
+    t = _existing(session, territory_id, name)
     if t is None:
         t = Territory(
             id=territory_id or new_id(),
@@ -235,42 +250,104 @@ def upsert_territory(
     else:
         changes = {
             k: v
-            for k, v in (("name", name), ("geojson", geometry), ("color", color))
+            for k, v in (
+                ("name", name),
+                ("geojson", geometry),
+                ("color", color),
+                ("deleted", False),
+            )
             if getattr(t, k) != v
         }
-        if changes:
-            write_fields(t, changes, index.now)
+        if not changes:
+            return t  # the same again: no new version anywhere
+        write_fields(t, changes, index.now)
     index.stage({scope_of_territory(t.id)}, "territory", t.id, ChangeOp.UPSERT, t.row_version)
     return t
 
 
-def import_territories(session: Session, *, collection: Any) -> list[TerritoryOut]:
-    """Import a GeoJSON FeatureCollection; each feature needs ``properties.name``."""
-    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
-        raise InvalidInput("expected a GeoJSON FeatureCollection")
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """The territories a file created or updated, and what their boundaries did to accounts."""
+
+    territories: list[TerritoryOut]
+    placement: Replacement
+
+
+def _read_feature(n: int, feature: Any) -> tuple[str, str, str | None, dict[str, Any]]:
+    """``(name, color, id, geometry)`` of feature ``n`` (1-based); raises InvalidInput."""
+    if not isinstance(feature, dict):
+        raise InvalidInput(f"feature {n}: is not a GeoJSON Feature object")
+    props = feature.get("properties") or {}
+    name = props.get("name") if isinstance(props, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"feature {n}: properties.name is missing")
+    color = props.get("color") if isinstance(props.get("color"), str) else "#3388ff"
+    ident = props.get("id") if isinstance(props.get("id"), str) and props.get("id") else None
+    try:
+        geometry = checked_geometry(feature.get("geometry"))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"feature {n} {name.strip()!r}: geometry {exc}", {"geometry": str(exc)}
+        ) from None
+    return name.strip(), color, ident, geometry
+
+
+def import_territories_report(session: Session, *, collection: Any) -> ImportResult:
+    """Import a GeoJSON FeatureCollection (each feature needs ``properties.name``).
+
+    Every feature is checked before anything is written; then the accounts whose containing
+    territory changed move with their children (`placement.replace_accounts`), all in the
+    caller's transaction.
+
+    Raises
+    ------
+    InvalidInput
+        Not a FeatureCollection, or a feature (named by number and name) is unusable.
+    """
+    features = collection.get("features", []) if isinstance(collection, dict) else None
+    if not isinstance(features, list) or collection.get("type") != "FeatureCollection":
+        raise InvalidInput("expected a GeoJSON FeatureCollection (with a list of features)")
+    read = [_read_feature(n, f) for n, f in enumerate(features, start=1)]
     index = IndexWrites(session=session, now=utcnow())
-    done = []
-    for n, feature in enumerate(collection.get("features") or [], start=1):
-        props = (feature or {}).get("properties") or {}
-        name = props.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise InvalidInput(f"feature {n}: properties.name is missing")
-        color = props.get("color") if isinstance(props.get("color"), str) else "#3388ff"
-        try:
-            t = upsert_territory(
-                session,
-                index=index,
-                territory_id=props.get("id"),
-                name=name.strip(),
-                geojson=feature.get("geometry"),
-                color=color,
-            )
-        except InvalidInput as exc:
-            raise InvalidInput(f"feature {n}: {exc}", exc.errors) from None
+    done: list[Territory] = []
+    before: dict[str, dict[str, Any] | None] = {}
+    for name, color, ident, geometry in read:
+        found = _existing(session, ident, name)
+        old = None if found is None or found.deleted else plain_geometry(found.geojson)
+        t = upsert_territory(
+            session, index=index, territory_id=ident, name=name, geojson=geometry, color=color
+        )
+        before.setdefault(t.id, old)
         done.append(t)
     session.flush()
+    last = {t.id: t for t in done}
+    changes = [BoundaryChange(i, old, last[i].geojson) for i, old in before.items()]
+    placed = replace_accounts(session, index, changes)
+    session.flush()
     index.flush()
-    return [territory_out(t) for t in done]
+    return ImportResult([territory_out(t) for t in done], placed)
+
+
+def import_territories(session: Session, *, collection: Any) -> list[TerritoryOut]:
+    """`import_territories_report` without the placement figures."""
+    return import_territories_report(session, collection=collection).territories
+
+
+def delete_territory(session: Session, *, ref: str) -> tuple[TerritoryOut, Replacement]:
+    """Soft-delete a territory (a tombstone; assignments kept); its accounts follow the map.
+
+    Accounts another territory covers move there; the others stay, flagged for a manager.
+    """
+    t = find_territory(session, ref=ref)
+    index = IndexWrites(session=session, now=utcnow())
+    old = plain_geometry(t.geojson)
+    write_fields(t, {"deleted": True}, index.now)
+    index.stage({scope_of_territory(t.id)}, "territory", t.id, ChangeOp.DELETE, t.row_version)
+    session.flush()
+    placed = replace_accounts(session, index, [BoundaryChange(t.id, old, None)])
+    session.flush()
+    index.flush()
+    return territory_out(t), placed
 
 
 def export_territories(session: Session) -> dict[str, Any]:

@@ -142,8 +142,15 @@ def cmd_territory(args: argparse.Namespace) -> int:
             collection = json.loads(Path(args.target).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"cannot read {args.target}: {exc}") from None
-        done = _in_session(args, lambda s: admin.import_territories(s, collection=collection))
-        print(f"imported {len(done)} territories from {args.target}")
+        done = _in_session(
+            args, lambda s: admin.import_territories_report(s, collection=collection)
+        )
+        print(f"imported {len(done.territories)} territories from {args.target}")
+        print(placement_summary(done.placement))
+    elif args.action == "delete":
+        t, placed = _in_session(args, lambda s: admin.delete_territory(s, ref=args.target))
+        print(f"deleted territory {t.name}")
+        print(placement_summary(placed))
     elif args.action == "export":
         data = _in_session(args, admin.export_territories)
         Path(args.target).write_text(
@@ -161,6 +168,25 @@ def cmd_territory(args: argparse.Namespace) -> int:
             p = t["properties"]
             print(f"{p['id']}  {p['name']:24} rep {p['rep_id'] or '-'}")
     return 0
+
+
+def _accounts(n: int) -> str:
+    return f"{n} account{'s' if n != 1 else ''}"
+
+
+def placement_summary(placed: Any) -> str:
+    """What a boundary change did to the accounts, in a manager's words."""
+    lines = [f"{_accounts(len(placed.moved))} moved to another territory"]
+    if placed.outside:
+        lines.append(
+            f"{_accounts(len(placed.outside))} now outside every territory: kept in their "
+            "territory and flagged for a manager (GET /v1/accounts/flagged): "
+            + ", ".join(placed.outside[:20])
+            + (" ..." if len(placed.outside) > 20 else "")
+        )
+    if placed.by_hand:
+        lines.append(f"{_accounts(placed.by_hand)} placed by hand stay where they are")
+    return "\n".join(lines)
 
 
 def cmd_visit(args: argparse.Namespace) -> int:
@@ -238,9 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("device_id", nargs="?")
     d.add_argument("--user", help="only this user's devices")
     d.set_defaults(func=cmd_device)
-    t = sub.add_parser("territory", help="import/export GeoJSON, assign, list")
-    t.add_argument("action", choices=["import", "export", "assign", "list"])
-    t.add_argument("target", nargs="?", help="FILE.geojson, or TERRITORY (id or name) for assign")
+    t = sub.add_parser("territory", help="import/export GeoJSON, assign, delete, list")
+    t.add_argument("action", choices=["import", "export", "assign", "delete", "list"])
+    t.add_argument(
+        "target", nargs="?", help="FILE.geojson, or TERRITORY (id or name) for assign and delete"
+    )
     t.add_argument("user", nargs="?", help="assign: username ('-' for nobody)")
     t.set_defaults(func=cmd_territory)
     v = sub.add_parser("visit", help="visits under review: list, accept, dismiss")
