@@ -1,22 +1,22 @@
-"""Push throughput of the sync server: uvicorn workers + PostgreSQL on loopback (target ≥ 1,000/s).
+"""Push throughput and latency of the sync server: uvicorn + PostgreSQL on loopback (G11).
 
-Starts a throwaway PostgreSQL cluster (or uses SQLite with ``--backend sqlite``), runs
-``fieldcrm-server serve --workers N`` as a subprocess, and lets several client threads push
-batches of 100 mutations (80 % visit appends, 20 % account patches) for a fixed time.
-Prints the figures next to a peer's published one and ends with one JSON line.
+Starts a throwaway PostgreSQL cluster (fsync and synchronous_commit on; or SQLite with
+``--backend sqlite``), serves the real app with ``--workers`` uvicorn workers behind the
+``sync_common.timed_app`` timer, and runs one phase per client count (``--clients 1,4,10,50``):
+that many threads push batches of 100 mutations (80 % visit appends, 20 % account patches)
+back to back for ``--seconds``. Per phase: applied mutations/s, p50/p95 of a 100-mutation push
+as the client saw it and as the server spent it. Targets (SYNC.md G11): ≥ 1,000 mutations/s,
+p95 < 500 ms. Prints a peer's published figure alongside and ends with one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,73 +27,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from fieldcrm.domain.ids import new_id  # noqa: E402
 
 PASSWORD = "bench-password-1"
 PEER = ("ElectricSQL, optimised WHERE clauses [E2]", 5000)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-def start_postgres(fast: bool) -> tuple[str, Path, Path]:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise SystemExit("no PostgreSQL binaries found; run with --backend sqlite")
-    bindir = Path(found[-1]).parent
-    tmp = Path(tempfile.mkdtemp(prefix="fieldcrm-bench-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(tmp, user="postgres", group="postgres")
-    port = free_port()
-    subprocess.run(
-        as_postgres(
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(tmp / "data"),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "--no-sync",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    if fast:
-        opts += " -c synchronous_commit=off"
-    subprocess.run(
-        as_postgres(
-            [
-                str(bindir / "pg_ctl"),
-                "-D",
-                str(tmp / "data"),
-                "-o",
-                opts,
-                "-l",
-                str(tmp / "log"),
-                "-w",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    import psycopg
-
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as c:
-        c.execute("CREATE DATABASE bench")
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench", bindir, tmp
 
 
 def seed(url: str, reps: int, accounts: int) -> dict[str, list[str]]:
@@ -144,30 +83,6 @@ def seed(url: str, reps: int, accounts: int) -> dict[str, list[str]]:
             out[name] = ids
     db.engine.dispose()
     return out
-
-
-def start_server(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "FIELDCRM_SERVER_DB": url, "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "fieldcrm.sync.server.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"server did not start; see {log}")
 
 
 def client(
@@ -239,88 +154,109 @@ def client(
     http.close()
 
 
+def run_phase(
+    base: str, reps: dict[str, list[str]], clients: int, seconds: float, batch: int
+) -> dict[str, float]:
+    """``clients`` threads push batches for ``seconds``; figures as the clients saw them."""
+    stats: dict[str, list[float]] = {"applied": [], "latency": []}
+    lock = threading.Lock()
+    start = time.time()
+    until = start + seconds
+    names = list(reps)[:clients]
+    threads = [
+        threading.Thread(
+            target=client, args=(base, rep, reps[rep], batch, until, n, stats, lock)
+        )
+        for n, rep in enumerate(names)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.time() - start
+    lat = sorted(stats["latency"])
+    return {
+        "clients": clients,
+        "t0": start,
+        "t1": start + elapsed,
+        "mutations_per_s": sum(stats["applied"]) / elapsed,
+        "pushes": len(lat),
+        "p50": statistics.median(lat) * 1000 if lat else 0.0,
+        "p95": lat[int(0.95 * (len(lat) - 1))] * 1000 if lat else 0.0,
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
-    ap.add_argument("--seconds", type=float, default=15)
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=15, help="per client count")
+    ap.add_argument("--clients", default="1,4,10,50", help="client counts, one phase each")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--accounts", type=int, default=200)
     ap.add_argument("--fast-commit", action="store_true", help="PostgreSQL synchronous_commit=off")
+    ap.add_argument("--server-cpus", default="", help="pin server (and PostgreSQL), e.g. '0'")
+    ap.add_argument("--gen-nice", type=int, default=0, help="nice value of the pushing threads")
     args = ap.parse_args()
+    from sync_common import Postgres, TimedServer, read_timings
+
+    counts = [int(c) for c in args.clients.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="fieldcrm-bench-"))
     pg = None
     if args.backend == "postgres":
-        url, bindir, pgdir = start_postgres(args.fast_commit)
-        pg = (bindir, pgdir)
+        pg = Postgres(durable=not args.fast_commit, cpus=args.server_cpus)
+        url = pg.url
     else:
         url = f"sqlite:///{tmp / 'bench.db'}"
-    reps = seed(url, args.clients, args.accounts)
-    port = free_port()
-    server = start_server(url, port, args.workers, tmp / "server.log")
-    stats: dict[str, list[float]] = {"applied": [], "latency": []}
-    lock = threading.Lock()
+    reps = seed(url, max(counts), args.accounts)
+    server = TimedServer(url, tmp, workers=args.workers, cpus=args.server_cpus,
+                         db_pool_size=max(5, max(counts) // args.workers + 2))
+    if args.gen_nice:
+        os.nice(args.gen_nice)
+    rows = []
     try:
-        start = time.time()
-        until = start + args.seconds
-        threads = [
-            threading.Thread(
-                target=client,
-                args=(f"http://127.0.0.1:{port}", rep, ids, args.batch, until, n, stats, lock),
-            )
-            for n, (rep, ids) in enumerate(reps.items())
-        ]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        elapsed = time.time() - start
+        for n in counts:
+            rows.append(run_phase(server.base_url, reps, n, args.seconds, args.batch))
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
         log_text = (tmp / "server.log").read_text(errors="replace")
         retries = log_text.count("transient database error") + log_text.count("raced a duplicate")
         if retries or "Traceback" in log_text:
             print(f"server log: {retries} retried batches; last lines:")
             print("\n".join(log_text.splitlines()[-8:]))
+        timings = read_timings(tmp)
         if pg:
-            subprocess.run(
-                as_postgres(
-                    [str(pg[0] / "pg_ctl"), "-D", str(pg[1] / "data"), "-m", "fast", "stop"]
-                ),
-                capture_output=True,
-            )
-            shutil.rmtree(pg[1], ignore_errors=True)
+            pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    total = int(sum(stats["applied"]))
-    lat = sorted(stats["latency"])
-    rate = total / elapsed
-    p50 = statistics.median(lat) * 1000 if lat else 0.0
-    p95 = lat[int(0.95 * (len(lat) - 1))] * 1000 if lat else 0.0
+    for row in rows:
+        mine = sorted(ms for path, _st, m, end, ms in timings
+                      if path.endswith("/push") and m >= args.batch and row["t0"] <= end <= row["t1"])
+        row["server_p50"] = statistics.median(mine) if mine else 0.0
+        row["server_p95"] = mine[int(0.95 * (len(mine) - 1))] if mine else 0.0
     print(
         f"backend {args.backend} (synchronous_commit {'off' if args.fast_commit else 'on'}), "
-        f"{args.workers} uvicorn workers, {args.clients} clients, batches of {args.batch}, "
-        f"{os.cpu_count()} cores"
+        f"{args.workers} uvicorn workers, batches of {args.batch} (80 % visits, 20 % patches), "
+        f"{os.cpu_count()} cores" + (f", server pinned to CPU {args.server_cpus}"
+                                     if args.server_cpus else "")
     )
-    print(f"{'':38}{'mutations/s':>12}{'p50 ms':>10}{'p95 ms':>10}")
-    print(f"{'fieldcrm-server':38}{rate:12.0f}{p50:10.1f}{p95:10.1f}")
-    print(f"{'target (SYNC.md G11)':38}{1000:12d}{'':>10}{500:10d}")
-    print(f"{PEER[0]:38}{PEER[1]:12d}   (row changes/s, their hardware and workload)")
+    print(f"{'clients':>8}{'mutations/s':>13}{'client p50':>12}{'client p95':>12}"
+          f"{'server p50':>12}{'server p95':>12}")
+    for r in rows:
+        print(f"{r['clients']:8d}{r['mutations_per_s']:13.0f}{r['p50']:12.0f}{r['p95']:12.0f}"
+              f"{r['server_p50']:12.0f}{r['server_p95']:12.0f}")
+    print(f"{'target (SYNC.md G11)':20}{1000:13d}{'':>12}{500:12d}")
+    print(f"{PEER[0]:20}{PEER[1]:13d}   (row changes/s, their hardware and workload)")
     print(
         json.dumps(
             {
                 "bench": "sync_push",
                 "backend": args.backend,
                 "workers": args.workers,
-                "clients": args.clients,
                 "batch": args.batch,
-                "seconds": round(elapsed, 1),
-                "mutations": total,
-                "mutations_per_s": round(rate, 1),
-                "push_p50_ms": round(p50, 1),
-                "push_p95_ms": round(p95, 1),
+                "seconds_each": args.seconds,
                 "synchronous_commit": "off" if args.fast_commit else "on",
+                "rows": [{k: round(v, 1) for k, v in r.items() if k not in ("t0", "t1")}
+                         for r in rows],
                 "peer_electric_rows_per_s": PEER[1],
                 "target_per_s": 1000,
             }

@@ -7,14 +7,17 @@ from typing import Any
 from fieldcrm.errors import InvalidInput
 from fieldcrm.sync.protocol import Applied, ChangeOp, Op, RejectCode, scope_of_user
 from fieldcrm.sync.server.fields import clean_fields
-from fieldcrm.sync.server.merge import Finish, Reject, Tx, cleaned, merge_fields, write_fields
-from fieldcrm.sync.server.models import Account, Visit, VisitAmendment
-from fieldcrm.sync.server.scopes import (
-    account_scopes,
-    current_version,
-    held_territories,
-    within,
+from fieldcrm.sync.server.merge import (
+    Finish,
+    Reject,
+    Tx,
+    cleaned,
+    indexed_version,
+    merge_fields,
+    write_fields,
 )
+from fieldcrm.sync.server.models import Account, Visit, VisitAmendment
+from fieldcrm.sync.server.scopes import account_scopes, held_territories, within
 
 ACCEPTED = "accepted"
 NEEDS_REVIEW = "needs_review"
@@ -55,8 +58,8 @@ def append_visit(tx: Tx, grace_days: float) -> Finish:
     if tx.get("visit", Visit, m.entity_id) is not None:
         # Same id already stored (sent again under another mutation id): keep the first.
         first = tx.get("visit", Visit, m.entity_id)
-        at = current_version(
-            s, scope_id=scope_of_user(first.rep_id), entity="visit", entity_id=m.entity_id
+        at = indexed_version(
+            tx, scope_id=scope_of_user(first.rep_id), entity="visit", entity_id=m.entity_id
         )
         return lambda _v: Applied(version=at, row_version=1, review=first.review)
     # Flushed with the batch as one multi-row INSERT; a concurrent copy of the same id makes
@@ -137,8 +140,8 @@ def append_amendment(tx: Tx) -> Finish:
             scopes |= account_scopes(account)
         review = visit.review
     if tx.get("visit_amendment", VisitAmendment, m.entity_id) is not None:
-        at = current_version(
-            s,
+        at = indexed_version(
+            tx,
             scope_id=scope_of_user(tx.actor.user_id),
             entity="visit_amendment",
             entity_id=m.entity_id,
@@ -155,7 +158,12 @@ def append_amendment(tx: Tx) -> Finish:
         )
     )
     tx.batch.absent.discard(("visit_amendment", m.entity_id))
-    if visit is not None and visit.review == ACCEPTED and account is not None and not account.deleted:
+    if (
+        visit is not None
+        and visit.review == ACCEPTED
+        and account is not None
+        and not account.deleted
+    ):
         # Completing a planned visit arrives as an amendment: it raises last_visit_at too.
         status = fields["changes"].get("status", (visit.data or {}).get("status", "completed"))
         _bump_last_visit(tx, account, {**fields["changes"], "status": status})

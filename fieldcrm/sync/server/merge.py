@@ -91,6 +91,16 @@ class Tx:
         return self.session.get(model, ident, with_for_update=lock or None)
 
 
+def indexed_version(tx: Tx, *, scope_id: str, entity: str, entity_id: str) -> int:
+    """The version of an entity's latest op in a scope, without flushing the batch first.
+
+    The sync index is written only at the end of the batch (``IndexWrites.flush``), so an
+    autoflush here would only break the batch's multi-row INSERTs into single ones.
+    """
+    with tx.session.no_autoflush:
+        return current_version(tx.session, scope_id=scope_id, entity=entity, entity_id=entity_id)
+
+
 def cleaned(entity: str, fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     try:
         return clean_fields(entity, fields, creating=creating)
@@ -228,9 +238,9 @@ def patch_row(tx: Tx) -> Finish:
 
 
 def _finish(tx: Tx, row: Any, scopes: set[str], changed: bool, made: list[FieldConflict]) -> Finish:
-    entity, session = tx.mutation.entity, tx.session
+    entity = tx.mutation.entity
     if not changed and scopes:
-        now_at = current_version(session, scope_id=min(scopes), entity=entity, entity_id=row.id)
+        now_at = indexed_version(tx, scope_id=min(scopes), entity=entity, entity_id=row.id)
     rv = row.row_version
 
     def finish(versions: dict[str, int]) -> Applied | Merged:

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -144,14 +144,16 @@ def _apply_batch(
             pending.append((m, group, finish, None))
         session.flush()
         versions = index.flush()
-        outcomes = []
+        outcomes, records = [], []
         for m, group, finish, result in pending:
             if finish is not None:
                 result = finish(versions.get(group, {}))
-                session.add(_record(m, actor, result, index.now))
+                records.append(_record_row(m, actor, result, index.now))
             outcomes.append(
                 MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=result)
             )
+        if records:  # one multi-row INSERT, in the same transaction as the effects
+            session.execute(insert(AppliedMutation).values(records))
     return outcomes
 
 
@@ -166,16 +168,20 @@ def _duplicate(done: AppliedMutation, actor: Actor) -> Any:
     return Duplicate(original_result=done.result)
 
 
+def _record_row(m: Mutation, actor: Actor, result: Any, now: Any) -> dict[str, Any]:
+    return {
+        "mutation_id": m.mutation_id,
+        "device_id": actor.device_id,
+        "user_id": actor.user_id,
+        "client_seq": m.client_seq,
+        "status": result.status,
+        "result": _storable(result.model_dump(mode="json")),
+        "applied_at": now,
+    }
+
+
 def _record(m: Mutation, actor: Actor, result: Any, now: Any) -> AppliedMutation:
-    return AppliedMutation(
-        mutation_id=m.mutation_id,
-        device_id=actor.device_id,
-        user_id=actor.user_id,
-        client_seq=m.client_seq,
-        status=result.status,
-        result=_storable(result.model_dump(mode="json")),
-        applied_at=now,
-    )
+    return AppliedMutation(**_record_row(m, actor, result, now))
 
 
 def _apply_one(tx: Tx, grace_days: float) -> Finish:
