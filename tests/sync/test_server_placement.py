@@ -207,16 +207,28 @@ def test_invalid_polygon_is_refused_naming_the_feature_and_nothing_changes(
 @pytest.mark.skipif(
     not hasattr(merge, "placement"), reason="merge.py does not call placement.follow_territory"
 )
-def test_pushed_territory_reshape_moves_accounts(srv: Any) -> None:
+def test_pushed_territory_create_reshape_and_delete_move_accounts(srv: Any) -> None:
     srv.add_user("boss", role="manager")
-    west, east = srv.territory("West", WEST), srv.territory("East", EAST)
+    west, east = "t2-west", "t1-east"
+    _territories(srv, West=(west, WEST), East=(east, EAST))
     boss = srv.login("boss")
     acc = new_id()
     boss.push(boss.mutation("account", acc, "create",
                             {"name": "A", "lon": 17.8, "lat": 59.5, "territory_id": west}))
+    boss.pull_all()
     with srv.db.read() as s:
         rv = s.get(Territory, east).row_version
     [r] = boss.push(boss.mutation("territory", east, "patch",
                                   {"geojson": box(17.5, 59, 19, 60)}, base_version=rv))
     assert r["status"] == "applied", r
+    assert _account(srv, acc).territory_id == east  # overlap: the smaller id wins
+    [r] = boss.push(boss.mutation("territory", "t0-new", "create",
+                                  {"name": "New", "geojson": box(17.6, 59.4, 17.9, 59.6)}))
+    assert r["status"] == "applied", r
+    assert _account(srv, acc).territory_id == "t0-new"
+    [r] = boss.push(boss.mutation("territory", "t0-new", "delete"))
+    assert r["status"] == "applied", r
     assert _account(srv, acc).territory_id == east
+    changes = {(c["entity"], c["id"], c["scope"]): c["op"] for c in boss.pull_all()}
+    assert changes[("account", acc, f"territory:{east}")] == "upsert"
+    assert changes[("account", acc, f"territory:{west}")] == "remove"
