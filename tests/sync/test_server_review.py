@@ -80,7 +80,11 @@ def test_manager_lists_accepts_and_the_territory_rep_pulls_it(lost):
     r = srv.client.post(f"/v1/visits/{visit}/review", json={"action": "accept"},
                         headers=boss.headers)
     assert r.status_code == 200, r.text
-    assert r.json()["review"] == "accepted" and r.json()["review_reason"] == "accepted by boss"
+    ruled = r.json()
+    assert ruled["review"] == "accepted" and "grace window" in ruled["review_reason"]  # kept
+    assert (ruled["reviewed_by"], ruled["reviewed_by_name"], ruled["review_note"]) == (
+        boss.user_id, "boss", None)
+    assert ruled["reviewed_at"] >= item["received_at_server"]
 
     got = {(c["entity"], c["id"]): c for c in bob.pull_all()}
     assert got[("visit", visit)]["scope"] == f"territory:{t1}"
@@ -148,11 +152,14 @@ def test_dismiss_keeps_the_visit_aside_with_a_note(lost):
     r = srv.client.post(url, json={"action": "dismiss", "note": "test visit"},
                         headers=boss.headers)
     assert r.status_code == 200 and r.json()["review"] == "dismissed"
-    assert r.json()["review_reason"] == "dismissed by boss: test visit"
+    assert r.json()["review_reason"] == "unknown account"  # why it was flagged, kept
+    assert (r.json()["reviewed_by_name"], r.json()["review_note"]) == ("boss", "test visit")
     queue = srv.client.get("/v1/visits/review", headers=boss.headers).json()
     assert ghost not in {v["id"] for v in queue}
     aside = srv.client.get("/v1/visits/review?status=dismissed", headers=boss.headers).json()
     assert [v["id"] for v in aside] == [ghost]
+    assert (aside[0]["reviewed_by"], aside[0]["review_note"]) == (boss.user_id, "test visit")
+    assert aside[0]["reviewed_at"] == r.json()["reviewed_at"]
     mine = {c["id"]: c for c in ann.pull_all() if c["entity"] == "visit"}
     assert mine[ghost]["data"]["review"] == "dismissed"  # kept, never deleted
 
@@ -172,4 +179,54 @@ def test_server_cli_lists_and_rules_on_visits(lost, db_url, capsys):
     assert "no visit 'nope'" in capsys.readouterr().err
     got = {c["id"]: c for c in bob.pull_all() if c["entity"] == "visit"}
     assert got[visit]["scope"] == f"territory:{t1}"
-    assert got[visit]["data"]["review_reason"] == "accepted by server admin: checked by phone"
+    assert "grace window" in got[visit]["data"]["review_reason"]
+    from fieldcrm.sync.server.models import Visit
+
+    with srv.db.read() as s:
+        v = s.get(Visit, visit)
+        assert (v.reviewed_by, v.review_note) == ("server admin", "checked by phone")
+        assert v.reviewed_at is not None
+
+
+def test_server_cli_lists_dismissed_visits_with_the_decision(lost, db_url, capsys):
+    from fieldcrm.sync.server.cli import main
+
+    _srv, _t1, _acc, visit, _amend, _ann, _bob, _boss = lost
+    assert main(["--db", db_url, "visit", "dismiss", visit, "--note", "duplicate"]) == 0
+    capsys.readouterr()
+    assert main(["--db", db_url, "visit", "list", "--dismissed"]) == 0
+    out = capsys.readouterr().out
+    assert visit in out and "grace window" in out
+    assert "dismissed by server admin on 20" in out and out.rstrip().endswith(": duplicate")
+
+
+def test_migration_0002_adds_the_audit_columns_to_existing_visits(db_url):
+    """A database at 0001 holding a decided visit upgrades in place (SQLite batch, PostgreSQL)."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from fieldcrm.sync.server.engine import ALEMBIC_DIR, make_database, migrate
+    from fieldcrm.sync.server.models import Visit
+
+    db = make_database(db_url, pool_size=1)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    try:
+        with db.engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+            conn.commit()
+            assert "reviewed_by" not in {c["name"] for c in inspect(conn).get_columns("visit")}
+            conn.execute(text(
+                "INSERT INTO visit (id, account_id, rep_id, data, received_at_server, review, "
+                "review_reason) VALUES ('v1', 'a1', 'u1', '{}', :now, 'dismissed', "
+                "'dismissed by boss: old text')"), {"now": "2026-11-22 10:00:00"})
+            conn.commit()
+        migrate(db.engine)
+        with db.write() as s:
+            v = s.get(Visit, "v1")
+            assert (v.review, v.review_reason) == ("dismissed", "dismissed by boss: old text")
+            assert (v.reviewed_by, v.reviewed_at, v.review_note) == (None, None, None)
+    finally:
+        db.engine.dispose()

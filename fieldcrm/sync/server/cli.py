@@ -197,9 +197,13 @@ def cmd_visit(args: argparse.Namespace) -> int:
         status = "dismissed" if args.dismissed else "needs_review"
         for v in _in_session(args, lambda s: review.list_review_visits(s, status=status)):
             account = v.account_name if v.account_name is not None else "(unknown account)"
+            why = v.review_reason
+            if v.reviewed_at:
+                why += f"; {v.review} by {v.reviewed_by_name} on {v.reviewed_at[:16]}"
+                why += f": {v.review_note}" if v.review_note else ""
             print(
                 f"{v.id}  {v.received_at_server[:16]}  {v.rep_name:12} {account:24} "
-                f"{v.territory_name or '-':12} {v.review_reason}"
+                f"{v.territory_name or '-':12} {why}"
             )
         return 0
     if not args.visit_id:

@@ -223,6 +223,11 @@ class Visit(Base):
     received_at_server: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     review: Mapped[str] = mapped_column(String(16), default="accepted")
     review_reason: Mapped[str] = mapped_column(String(200), default="")
+    """Why the server flagged the visit (kept after a manager's decision)."""
+    reviewed_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    """The manager who last accepted or dismissed it (a user id; the CLI's "server admin")."""
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class VisitAmendment(Base):

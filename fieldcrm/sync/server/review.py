@@ -155,6 +155,10 @@ class ReviewVisitOut(BaseModel):
     received_at_server: str
     outcome: str
     notes: str
+    reviewed_by: str | None = Field(default=None, description="user id of the last decision")
+    reviewed_by_name: str | None = None
+    reviewed_at: str | None = None
+    review_note: str | None = Field(default=None, description="the manager's note, if any")
 
 
 def _rep_names(session: Session, ids: set[str]) -> dict[str, str]:
@@ -165,15 +169,16 @@ def _rep_names(session: Session, ids: set[str]) -> dict[str, str]:
 
 
 def _review_out(
-    v: Visit, account: Account | None, territory: Territory | None, rep_name: str
+    v: Visit, account: Account | None, territory: Territory | None, names: dict[str, str]
 ) -> ReviewVisitOut:
     data = v.data or {}
+    reviewer = v.reviewed_by
     return ReviewVisitOut(
         id=v.id,
         review=v.review,  # type: ignore[arg-type]
         review_reason=v.review_reason,
         rep_id=v.rep_id,
-        rep_name=rep_name,
+        rep_name=names.get(v.rep_id, v.rep_id),
         account_id=v.account_id,
         account_name=account.name if account is not None else None,
         account_deleted=bool(account is not None and account.deleted),
@@ -184,6 +189,10 @@ def _review_out(
         received_at_server=v.received_at_server.isoformat(),
         outcome=str(data.get("outcome") or ""),
         notes=str(data.get("notes") or ""),
+        reviewed_by=reviewer,
+        reviewed_by_name=names.get(reviewer, reviewer) if reviewer else None,
+        reviewed_at=v.reviewed_at.isoformat() if v.reviewed_at is not None else None,
+        review_note=v.review_note,
     )
 
 
@@ -203,12 +212,12 @@ def list_review_visits(
     territories = {
         t.id: t for t in session.scalars(select(Territory).where(Territory.id.in_(t_ids)))
     }
-    names = _rep_names(session, {v.rep_id for v in visits})
+    names = _rep_names(session, {v.rep_id for v in visits} | {v.reviewed_by or "" for v in visits})
     out = []
     for v in visits:
         a = accounts.get(v.account_id)
         t = territories.get(a.territory_id) if a is not None and a.territory_id else None
-        out.append(_review_out(v, a, t, names.get(v.rep_id, v.rep_id)))
+        out.append(_review_out(v, a, t, names))
     return out
 
 
@@ -246,8 +255,9 @@ def review_visit(
             raise InvalidInput(
                 f"visit {visit_id} is already accepted: it is field work of its account now"
             )
-        v.review = wanted
-        v.review_reason = _decision(session, actor, wanted, note)
+        v.review = wanted  # review_reason keeps why the server flagged it
+        v.reviewed_by, v.reviewed_at = actor.user_id, index.now
+        v.review_note = note.strip() or None
         index.stage({scope_of_user(v.rep_id)}, "visit", v.id, ChangeOp.UPSERT, 1)
         session.flush()
         index.flush()
@@ -256,13 +266,8 @@ def review_visit(
         if account is not None and account.territory_id
         else None
     )
-    return _review_out(v, account, territory, _rep_names(session, {v.rep_id}).get(v.rep_id, ""))
-
-
-def _decision(session: Session, actor: Actor, wanted: str, note: str) -> str:
-    who = _rep_names(session, {actor.user_id}).get(actor.user_id, actor.user_id)
-    text = f"{wanted} by {who}" + (f": {note.strip()}" if note.strip() else "")
-    return text[:MAX_NOTE]
+    names = _rep_names(session, {v.rep_id, v.reviewed_by or ""})
+    return _review_out(v, account, territory, names)
 
 
 def _accept(session: Session, index: IndexWrites, v: Visit, account: Account | None) -> None:
