@@ -35,6 +35,10 @@ class _ReviewVisitWire(BaseModel):
     received_at_server: str
     outcome: str = ""
     notes: str = ""
+    reviewed_by: str | None = None
+    reviewed_by_name: str | None = None
+    reviewed_at: str | None = None
+    review_note: str | None = None
 
 
 _LIST = TypeAdapter(list[_ReviewVisitWire])
@@ -57,6 +61,8 @@ class ReviewVisit:
     can_accept: bool
     blocked: str
     """Why the visit cannot be accepted (empty when it can)."""
+    decision: str = ""
+    """The last manager decision, e.g. ``Dismissed by Eva on 2026-11-22 14:05: duplicate``."""
 
 
 def _local(iso: str | None) -> str:
@@ -72,8 +78,8 @@ def _local(iso: str | None) -> str:
 def _why(w: _ReviewVisitWire) -> str:
     """The server's reason in a manager's words."""
     reason = w.review_reason
-    if w.review != "needs_review":
-        return reason
+    if w.review != "needs_review" and w.reviewed_at is None:
+        return reason  # a server before the audit columns wrote its decision here
     if w.account_name is None or reason == "unknown account":
         return "Account not on the server"
     if w.account_deleted or reason == "account was deleted":
@@ -82,6 +88,15 @@ def _why(w: _ReviewVisitWire) -> str:
         where = w.territory_name or "the account's territory"
         return f"{w.rep_name or 'The rep'} no longer held {where}"
     return reason
+
+
+def _decision(w: _ReviewVisitWire) -> str:
+    """``Dismissed by X on D: note`` (empty while no manager has ruled)."""
+    if w.reviewed_at is None or w.review == "needs_review":
+        return ""
+    who = w.reviewed_by_name or w.reviewed_by or "a manager"
+    text = f"{w.review.capitalize()} by {who} on {_local(w.reviewed_at)}"
+    return text + (f": {w.review_note}" if w.review_note else "")
 
 
 def _view(w: _ReviewVisitWire) -> ReviewVisit:
@@ -100,6 +115,7 @@ def _view(w: _ReviewVisitWire) -> ReviewVisit:
         notes=w.notes,
         can_accept=not blocked and w.review != "accepted",
         blocked=blocked,
+        decision=_decision(w),
     )
 
 

@@ -20,7 +20,7 @@ from fieldcrm.services.sync_review import DELETED, NOT_ON_SERVER, list_review_vi
 from fieldcrm.sync.client import RetryPolicy, SyncClient
 from fieldcrm.ui.app import pin_refcounts
 from fieldcrm.ui.panels.login_dialog import LoginDialog
-from fieldcrm.ui.panels.review_visits import ReviewVisitsPanel
+from fieldcrm.ui.panels.review_visits import DECISION, ReviewVisitsPanel
 from fieldcrm.ui.panels.sync_panel import SyncPanel
 from fieldcrm.ui.sync_controller import Backoff, SyncController
 from fieldcrm.ui.tasks import TaskRunner
@@ -142,6 +142,7 @@ def test_manager_accepts_a_visit_and_the_territory_rep_receives_it(
     ]
     assert rows[0][2].startswith("(unknown") and rows[1][5] == "Ordered 3 cases"
     assert "2 visits to review" in panel.status.text()
+    assert panel.table.isColumnHidden(DECISION) and rows[0][DECISION] == ""
     assert not panel.accept_button.isEnabled() and not panel.dismiss_button.isEnabled()
 
     panel.table.selectRow(0)  # the ghost account: cannot be accepted, only dismissed
@@ -166,6 +167,11 @@ def test_manager_accepts_a_visit_and_the_territory_rep_receives_it(
         panel.show_dismissed.setChecked(True)
     assert [r.id for r in panel.model.rows()] == [w["ghost"]]
     assert panel.status.text() == "1 dismissed visit, kept aside."
+    [row] = panel.model.csv_rows()
+    assert row[4] == "Account not on the server"  # why it was flagged, kept
+    assert row[DECISION].startswith("Dismissed by boss on 20"), row
+    assert row[DECISION].endswith(": test visit from training")
+    assert not panel.table.isColumnHidden(DECISION)
     panel.table.selectRow(0)
     assert not panel.dismiss_button.isEnabled() and not panel.accept_button.isEnabled()
 
@@ -176,8 +182,10 @@ def test_manager_accepts_a_visit_and_the_territory_rep_receives_it(
 
     with server.db.read() as s:
         ghost = s.get(Visit, w["ghost"])
-        assert (ghost.review, ghost.review_reason) == (
-            "dismissed", "dismissed by boss: test visit from training")
+        assert (ghost.review, ghost.review_reason) == ("dismissed", "unknown account")
+        assert (ghost.reviewed_by, ghost.review_note) == (
+            server.users["boss"], "test visit from training")
+        assert ghost.reviewed_at is not None
     QApplication.processEvents()
 
 

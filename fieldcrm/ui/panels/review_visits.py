@@ -40,7 +40,10 @@ COLUMNS: tuple[Column[ReviewVisit], ...] = (
     Column("Territory", lambda v: v.territory),
     Column("Why", lambda v: v.why),
     Column("Outcome and notes", lambda v: _summary(v), lambda v: v.notes or v.outcome),
+    Column("Decision", lambda v: v.decision, lambda v: v.decision),
 )
+DECISION = len(COLUMNS) - 1
+"""The decision column: shown with the dismissed visits only."""
 
 
 def _summary(v: ReviewVisit) -> str:
@@ -68,6 +71,7 @@ class ReviewVisitsPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnHidden(DECISION, True)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         self.note = QLineEdit()
         self.note.setMaxLength(MAX_NOTE)
@@ -122,6 +126,7 @@ class ReviewVisitsPanel(QWidget):
     # -- slots ------------------------------------------------------------------------------------
     def _on_loaded(self, visits: list[ReviewVisit]) -> None:
         self.model.set_rows(visits)
+        self.table.setColumnHidden(DECISION, not self.show_dismissed.isChecked())
         self.table.resizeColumnsToContents()
         count, plural = len(visits), "s" if len(visits) != 1 else ""
         if self.show_dismissed.isChecked():
