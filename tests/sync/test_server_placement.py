@@ -232,3 +232,35 @@ def test_pushed_territory_create_reshape_and_delete_move_accounts(srv: Any) -> N
     changes = {(c["entity"], c["id"], c["scope"]): c["op"] for c in boss.pull_all()}
     assert changes[("account", acc, f"territory:{east}")] == "upsert"
     assert changes[("account", acc, f"territory:{west}")] == "remove"
+
+
+def test_an_account_changed_after_the_snapshot_is_decided_again(
+    srv: Any, monkeypatch: Any
+) -> None:
+    """A concurrent writer placed the account by hand between the snapshot and the row lock."""
+    from collections import namedtuple
+
+    from fieldcrm.sync.server import admin, placement
+
+    srv.add_user("boss", role="manager")
+    west, east, far = "t2-west", "t1-east", "t3-far"
+    _territories(srv, West=(west, WEST), East=(east, EAST), Far=(far, FAR))
+    boss = srv.login("boss")
+    acc = new_id()
+    boss.push(boss.mutation("account", acc, "create",
+                            {"name": "A", "lon": 17.8, "lat": 59.5, "territory_id": far}))
+    real = placement._candidates
+    row = namedtuple("row", "id lon lat territory_id")
+
+    def stale(*args: Any) -> list[Any]:  # what the snapshot saw before the writer committed
+        return [row(r.id, r.lon, r.lat, west if r.id == acc else r.territory_id)
+                for r in real(*args)]
+
+    monkeypatch.setattr(placement, "_candidates", stale)
+    with srv.db.write() as s, s.begin():
+        done = admin.import_territories_report(s, collection={
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {"name": "East", "id": east},
+                          "geometry": box(17.5, 59, 19, 60)}]})
+    assert done.placement.moved == ()
+    assert _account(srv, acc).territory_id == far  # by hand now: left where the writer put it

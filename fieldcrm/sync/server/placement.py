@@ -210,14 +210,14 @@ def replace_accounts(
     x = np.fromiter((r.lon for r in rows), dtype=float, count=len(rows))
     y = np.fromiter((r.lat for r in rows), dtype=float, count=len(rows))
     olds, news = before.assign(x, y), after.assign(x, y)
-    todo: dict[str, tuple[str, str | None, str | None]] = {}
+    todo: dict[str, tuple[str, str | None, str | None, tuple[Any, ...]]] = {}
     by_hand = 0
     for r, old, new in zip(rows, olds, news, strict=True):
         what = _decide(r.territory_id, old, new, deleted)
         if what == "by_hand":
             by_hand += 1
         elif what is not None:
-            todo[r.id] = (what, r.territory_id, new)
+            todo[r.id] = (what, r.territory_id, new, (r.territory_id, r.lon, r.lat))
     moved, outside = _apply(session, index, todo, (before, after, deleted))
     return Replacement(examined=len(rows), moved=moved, outside=outside, by_hand=by_hand)
 
@@ -225,7 +225,7 @@ def replace_accounts(
 def _apply(
     session: Session,
     index: IndexWrites,
-    todo: dict[str, tuple[str, str | None, str | None]],
+    todo: dict[str, tuple[str, str | None, str | None, tuple[Any, ...]]],
     maps: tuple[_Map, _Map, set[str]],
 ) -> tuple[tuple[tuple[str, str | None, str], ...], tuple[str, ...]]:
     """Lock the accounts to change (id order), re-check them, move or flag them."""
@@ -236,8 +236,8 @@ def _apply(
         chunk = ids[start : start + _LOCK_CHUNK]
         q = select(Account).where(Account.id.in_(chunk)).order_by(Account.id).with_for_update()
         for account in session.scalars(q).all():
-            what, seen, new = todo[account.id]
-            if account.territory_id != seen or account.deleted:
+            what, seen, new, snapshot = todo[account.id]
+            if account.deleted or (account.territory_id, account.lon, account.lat) != snapshot:
                 what, new = _recheck(account, maps)  # changed by a concurrent writer
             if what == "move" and new is not None:
                 _move(session, index, account, new)
