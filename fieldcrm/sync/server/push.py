@@ -152,8 +152,8 @@ def _apply_batch(
             outcomes.append(
                 MutationOutcome(mutation_id=m.mutation_id, client_seq=m.client_seq, result=result)
             )
-        if records:  # one multi-row INSERT, in the same transaction as the effects
-            session.execute(insert(AppliedMutation).values(records))
+        if records:  # one executemany (cached statement, pipelined), same transaction
+            session.execute(insert(AppliedMutation), records)
     return outcomes
 
 
