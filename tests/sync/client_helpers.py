@@ -197,49 +197,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-_ZYGOTE = r"""
-import json, os, signal, sys
-import uvicorn
-from fieldcrm.sync.server.app import create_app
-from fieldcrm.sync.server.settings import ServerSettings
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped at once
-import tempfile
-warm = create_app(ServerSettings(db=f"sqlite:///{tempfile.mkdtemp()}/warm.db"))
-warm.state.fieldcrm.db.engine.dispose()  # warm imports and caches; no connection survives
-for line in sys.stdin:
-    job = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(2, 1)
-        app = create_app(ServerSettings(**job["settings"]))
-        uvicorn.run(app, host="127.0.0.1", port=job["port"], log_level="warning", access_log=False)
-        os._exit(0)
-    print(pid, flush=True)
-"""
-
-
 class Zygote:
     """A process that imports the server once and forks a fresh server per start.
 
-    The forked child *is* the server process: it is killed with SIGKILL and a new one is
-    forked in milliseconds instead of paying Python's import time again (seconds on CI).
+    The forked child *is* the server process (see ``tests/sync/zygote.py``): it is killed with
+    SIGKILL and a new one is forked in milliseconds instead of paying Python's import time
+    again (seconds on CI). ``notes`` collects the kill points children died at.
     """
 
     def __init__(self, log: Path) -> None:
         import subprocess
         import sys
 
+        root = Path(__file__).resolve().parents[2]
         self.log = log.open("a")
-        self.proc = subprocess.Popen([sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.log, text=True)
+        self.notes = log.with_name(log.stem + "-kills.txt")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.sync.zygote"], cwd=root, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
 
-    def fork(self, port: int, settings: dict[str, Any]) -> int:
+    def fork(self, port: int, settings: dict[str, Any], kill: dict[str, Any] | None = None) -> int:
         import json
 
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"port": port, "settings": settings}) + "\n")
+        job = {"port": port, "settings": settings, "kill": kill, "notes": str(self.notes)}
+        self.proc.stdin.write(json.dumps(job) + "\n")
         self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the zygote died; see {self.log.name}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(answer["error"])
+        return int(answer["pid"])
+
+    def kill_point(self, pid: int) -> str | None:
+        """Where child ``pid`` killed itself (an armed kill point), or None."""
+        if not self.notes.exists():
+            return None
+        for line in self.notes.read_text().splitlines():
+            who, _, point = line.partition(" ")
+            if who == str(pid):
+                return point
+        return None
 
     def close(self) -> None:
         if self.proc.stdin:
@@ -252,9 +252,12 @@ class ServerProcess:
     """A sync server in its own process on 127.0.0.1 (forked by a Zygote), killable with -9."""
 
     def __init__(self, zygote: Zygote, url: str, **settings: Any) -> None:
+        import httpx
+
         self.zygote, self.port = zygote, free_port()
         self.settings = {"db": url, **settings}
         self.pid = 0
+        self._probe = httpx.Client(timeout=httpx.Timeout(30.0))
         self.start()
 
     @property
@@ -264,30 +267,32 @@ class ServerProcess:
     def alive(self) -> bool:
         import os
 
+        if self.pid <= 0:
+            return False
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
-        return self.pid > 0
+        return True
 
-    def start(self, timeout: float = 30.0) -> None:
-        import time
+    def start(self, *, kill: dict[str, Any] | None = None, wait: bool = True) -> None:
+        """Fork a fresh server; ``kill`` arms a kill point (see tests/sync/zygote.py).
 
+        The socket listens before this returns, so a request made at once waits for the child
+        to be ready; ``wait`` also checks that it serves (one /health round trip).
+        """
         import httpx
 
-        self.pid = self.zygote.fork(self.port, self.settings)
+        self.pid = self.zygote.fork(self.port, self.settings, kill)
         self.settings["migrate_on_start"] = False
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.base_url + "/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if not self.alive():
-                raise RuntimeError(f"server exited; see {self.zygote.log.name}")
-            time.sleep(0.02)
-        raise RuntimeError("server did not start in time")
+        if not wait:
+            return
+        try:
+            if self._probe.get(self.base_url + "/v1/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        raise RuntimeError(f"server did not start; see {self.zygote.log.name}")
 
     def kill(self) -> None:
         import os
@@ -297,7 +302,7 @@ class ServerProcess:
         if self.pid and self.alive():
             os.kill(self.pid, signal.SIGKILL)
             while self.alive():
-                time.sleep(0.005)
+                time.sleep(0.001)
 
     def restart(self) -> None:
         self.kill()
@@ -305,6 +310,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         self.kill()
+        self._probe.close()
 
 
 def rep_with_territory(h: Any, username: str = "anna", name: str = "North") -> str:
@@ -434,70 +440,6 @@ def outbox_mutation_ids(laptop: Laptop, states: tuple[str, ...] = ("acked",)) ->
     with laptop.db.session() as s:
         return set(s.scalars(select(OutboxRecord.mutation_id).where(
             OutboxRecord.state.in_(states))))
-
-
-# --- G1: kill the server mid-batch ---------------------------------------------------------
-
-
-def kill_scenario(h: Any, server: Any, laptop: Laptop, *, iterations: int, seed: int,
-                  max_delay: float = 0.4) -> dict[str, Any]:
-    """Write offline, sync while the server is SIGKILLed at a random moment, restart, retry.
-
-    Returns figures; raises AssertionError on any lost or duplicated write.
-    """
-    import random
-    import threading
-    import time
-
-    from fieldcrm.db.models import OutboxRecord
-    from fieldcrm.errors import SyncError
-    from fieldcrm.sync.server.models import Account, AppliedMutation, Contact, Visit
-
-    rng = random.Random(seed)
-    accounts: list[str] = []
-    visits: set[str] = set()
-    contacts = 0
-    kills = failures = 0
-    sync_until_ok(laptop)
-    for i in range(iterations):
-        if not accounts or rng.random() < 0.4:
-            accounts.append(laptop.create_account(f"K{i}"))
-        acc = rng.choice(accounts)
-        for _ in range(rng.randint(1, 6)):
-            visits.add(log_visit(laptop, acc))
-        laptop.update_account(acc, notes=f"iteration {i}")
-        if rng.random() < 0.3:
-            add_contact(laptop, acc, f"C{i}")
-            contacts += 1
-        delay = rng.uniform(0, max_delay)
-        killer = threading.Timer(delay, server.kill)
-        killer.start()
-        try:
-            laptop.sync(pull_limit=5)
-        except SyncError as exc:
-            assert exc.kind in ("offline", "busy"), exc
-            failures += 1
-        killer.join()
-        kills += 1  # a kill after a finished sync still restarts the server cold
-        if not server.alive():
-            server.start()
-        time.sleep(0)
-    for _ in range(2):
-        sync_until_ok(laptop)
-    with laptop.db.session() as s:
-        left = s.scalar(select(func.count()).select_from(OutboxRecord).where(
-            OutboxRecord.state != "acked"))
-    assert left == 0, f"{left} outbox entries not acked"
-    with h.db.read() as s:
-        server_visits = set(s.scalars(select(Visit.id)))
-        assert server_visits == visits, "lost or extra visits"
-        assert s.scalar(select(func.count()).select_from(Account)) == len(accounts)
-        assert s.scalar(select(func.count()).select_from(Contact)) == contacts
-        applied = s.scalar(select(func.count()).select_from(AppliedMutation))
-    assert applied == len(outbox_mutation_ids(laptop))
-    assert_converged(h, laptop)
-    return {"iterations": iterations, "kills": kills, "failed_syncs": failures,
-            "visits": len(visits), "mutations": applied, "seed": seed}
 
 
 # --- G12: a loopback TCP proxy that can cut and heal ------------------------------------------
