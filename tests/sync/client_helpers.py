@@ -111,6 +111,27 @@ class Laptop:
         self.db.close()
 
 
+_DONORS: dict[str, Any] = {}
+
+
+def reuse_compiled(engine: Any, kind: str) -> Any:
+    """Seed a new engine's compiled-SQL cache from the previous engine of the same ``kind``.
+
+    Test speed only: SQLAlchemy keys its statement cache by engine (dialect instance), so
+    every fresh laptop or server engine recompiles every statement. The compiled forms are
+    identical for engines made by the same code, so they are copied under the new dialect.
+    Nothing else is shared: the engine, its pool and its connections stay the new one's.
+    """
+    donor = _DONORS.get(kind)
+    cache, old = engine._compiled_cache, getattr(donor, "_compiled_cache", None)
+    if donor is not None and donor is not engine and cache is not None and old is not None \
+            and type(donor.dialect) is type(engine.dialect):
+        for key, compiled in list(old.items()):
+            cache[(engine.dialect, *key[1:])] = compiled
+    _DONORS[kind] = engine
+    return engine
+
+
 # --- transports and processes ------------------------------------------------------------
 
 

@@ -19,12 +19,18 @@ from fieldcrm.db.models import AccountRecord, TerritoryRow
 from fieldcrm.domain.enums import Role
 from fieldcrm.errors import InvalidInput, NotFound, SyncError
 from fieldcrm.services.accounts import delete_account
-from tests.sync.client_helpers import Laptop, add_contact, assert_converged, log_visit
+from tests.sync.client_helpers import (
+    Laptop,
+    add_contact,
+    assert_converged,
+    log_visit,
+    reuse_compiled,
+)
 from tests.sync.conftest import Harness
 
 pytest_plugins = ["tests.sync.conftest_client"]
-EXAMPLES = int(os.environ.get("FIELDCRM_G3_EXAMPLES", "10"))
-STEPS = int(os.environ.get("FIELDCRM_G3_STEPS", "25"))
+EXAMPLES = int(os.environ.get("FIELDCRM_G3_EXAMPLES", "100"))  # target 200 (see module doc)
+STEPS = int(os.environ.get("FIELDCRM_G3_STEPS", "50"))
 SEED = int(os.environ.get("FIELDCRM_G3_SEED", "1122"))
 SHRINK = os.environ.get("FIELDCRM_G3_SHRINK") == "1"  # CI does not shrink (slow); replay does
 USERS = ("boss", "r0", "r1", "r2")
@@ -45,6 +51,7 @@ class World:
     folder: Path
     server_template: Path
     local_template: Path
+    territories: tuple[str, ...] = ()
     runs = 0
 
 
@@ -59,22 +66,20 @@ class SyncModel(RuleBasedStateMachine):
         self.dir = World.folder / f"run{World.runs}"
         self.dir.mkdir()
         db = self.dir / "server.db"
-        shutil.copyfile(World.server_template, db)
+        shutil.copyfile(World.server_template, db)  # users and territories already made
         self.url = f"sqlite:///{db}"
-        self.h = Harness(self.url)
-        self.h.add_user("boss", role="manager")
-        for u in USERS[1:]:
-            self.h.add_user(u)
-        self.terr = [self.h.territory(f"T{i}", _square(i)) for i in range(3)]
-        self.h.assign(self.terr[0], "r0")
-        self.h.assign(self.terr[1], "r1")
+        self.h = self._server()
+        self.terr = list(World.territories)
         self.laps: list[Laptop] = []
         self.online: list[bool] = []
         for i in range(n):
             user = ["boss", "r0", *owners][i] if i < 2 else owners[i]
             path = self.dir / f"{user}-{i}.db"
             shutil.copyfile(World.local_template, path)
-            self.laps.append(Laptop(self.dir, user, self.h.client, path=path))
+            lap = Laptop(self.dir, user, self.h.client, path=path, login=False)
+            reuse_compiled(lap.db.engine, "client")
+            lap.login()
+            self.laps.append(lap)
             self.online.append(True)
 
     def teardown(self) -> None:
@@ -94,12 +99,23 @@ class SyncModel(RuleBasedStateMachine):
         finally:
             for lap in self.laps:
                 lap.close()
-            self.h.close()
+            self._close_server()
 
     # --- helpers ----------------------------------------------------------------------
 
     def _restart_server_if_needed(self) -> None:
         pass
+
+    def _server(self) -> Harness:
+        """A new app (and engine) on the example's server file, as after a restart."""
+        h = Harness(self.url, migrate_on_start=False)
+        reuse_compiled(h.db.engine, "server")
+        h.client.__enter__()  # one event-loop portal for all requests, not one per request
+        return h
+
+    def _close_server(self) -> None:
+        self.h.client.__exit__(None, None, None)
+        self.h.close()
 
     def _go_online(self, i: int) -> None:
         self.online[i] = True
@@ -200,6 +216,7 @@ class SyncModel(RuleBasedStateMachine):
         lap = self.laps[i]
         lap.db.close()
         lap.db = open_database(lap.path)
+        reuse_compiled(lap.db.engine, "client")
         fresh = SyncClient(lap.client.http, seed=1, retry=lap.client.retry)
         fresh.refresh_token = lap.client.refresh_token
         lap.client = fresh
@@ -207,8 +224,8 @@ class SyncModel(RuleBasedStateMachine):
     @precondition(lambda self: hasattr(self, "h"))
     @rule()
     def restart_server(self) -> None:
-        self.h.close()
-        self.h = Harness(self.url)
+        self._close_server()
+        self.h = self._server()
         for i in range(len(self.laps)):
             if self.online[i]:
                 self.laps[i].client.http = self.h.client
@@ -219,7 +236,18 @@ def world(tmp_path: Path, request: pytest.FixtureRequest, memory_keyring: Any) -
     from fieldcrm.db.engine import open_database
 
     World.folder = tmp_path
-    World.server_template = request.getfixturevalue("_sqlite_template")
+    # One populated server file (users, territories T0-T2, r0 on T0, r1 on T1), copied per
+    # example: creating them costs more than a whole short example.
+    World.server_template = tmp_path / "server-template.db"
+    shutil.copyfile(request.getfixturevalue("_sqlite_template"), World.server_template)
+    h = Harness(f"sqlite:///{World.server_template}", migrate_on_start=False)
+    h.add_user("boss", role="manager")
+    for u in USERS[1:]:
+        h.add_user(u)
+    World.territories = tuple(h.territory(f"T{i}", _square(i)) for i in range(3))
+    h.assign(World.territories[0], "r0")
+    h.assign(World.territories[1], "r1")
+    h.close()  # the last connection closed checkpoints the WAL into the file
     World.local_template = tmp_path / "local-template.db"
     open_database(World.local_template).close()
     return World
