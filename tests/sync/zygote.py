@@ -253,6 +253,7 @@ _WARM: dict[str, Any] = {}  # backend name -> a warmed engine (its connections c
 def _warm() -> None:
     """Import and exercise everything a child needs, leaving no thread and no connection."""
     import gc
+    import shutil
     import tempfile
     import threading
 
@@ -265,6 +266,7 @@ def _warm() -> None:
         _WARM["sqlite"] = engine
     except Exception as exc:  # warming is an optimisation: never fatal
         print(f"zygote: warm-up failed: {exc!r}", file=sys.stderr, flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
     uvicorn.Config(KillSwitch(None), log_level="warning", lifespan="off").load()
     assert threading.active_count() == 1, "the zygote must not fork with threads running"
     gc.collect()
