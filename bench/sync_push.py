@@ -55,7 +55,7 @@ def seed(url: str, reps: int, accounts: int) -> dict[str, list[str]]:
             admin.add_user(s, username=name, password=PASSWORD, role="rep")
             feature = {
                 "type": "Feature",
-                "geometry": town_polygon(59 + n, 15.0),
+                "geometry": town_polygon(50 + n % 30, 10.0 + n // 30),
                 "properties": {"name": f"T{n}", "id": f"T{n}"},
             }
             admin.import_territories(
@@ -208,9 +208,14 @@ def main() -> int:
         url = pg.url
     else:
         url = f"sqlite:///{tmp / 'bench.db'}"
-    reps = seed(url, max(counts), args.accounts)
-    server = TimedServer(url, tmp, workers=args.workers, cpus=args.server_cpus,
-                         db_pool_size=max(5, max(counts) // args.workers + 2))
+    try:
+        reps = seed(url, max(counts), args.accounts)
+        server = TimedServer(url, tmp, workers=args.workers, cpus=args.server_cpus,
+                             db_pool_size=max(5, max(counts) // args.workers + 2))
+    except BaseException:
+        if pg:
+            pg.stop()
+        raise
     if args.gen_nice:
         os.nice(args.gen_nice)
     rows = []
