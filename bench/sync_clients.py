@@ -400,6 +400,7 @@ def main() -> int:
     finally:
         pg.stop()
     timings = read_timings(folder)
+    shutil.rmtree(folder, ignore_errors=True)
     return report(args, results, server_visits, applied_ids, timings, steady0, steady1,
                   steady_cpu, cap, applied_in_cap)
 
