@@ -156,6 +156,14 @@ def test_protocol_header_outside_range_gets_426(srv):
         "/v1/sync/pull", json={"cursors": {}}, headers={**dev.headers, "X-Schema-Version": "99"}
     )
     assert r.status_code == 426 and "schema" in r.json()["detail"]
+    r = srv.client.post(
+        "/v1/sync/pull", json={"cursors": {}}, headers={**dev.headers, "X-Schema-Version": "abc"}
+    )
+    assert r.status_code == 426 and r.json()["detail"].endswith("must be a whole number, not 'abc'")
+    r = srv.client.post(  # a blank header is an absent one
+        "/v1/sync/pull", json={"cursors": {}}, headers={**dev.headers, "X-Schema-Version": " "}
+    )
+    assert r.status_code == 200
 
 
 def test_push_body_with_newer_schema_gets_426(srv):

@@ -230,3 +230,20 @@ def test_migration_0002_adds_the_audit_columns_to_existing_visits(db_url):
             assert (v.reviewed_by, v.reviewed_at, v.review_note) == (None, None, None)
     finally:
         db.engine.dispose()
+
+
+def test_moving_the_account_keeps_a_visit_under_review_out_of_the_new_territory(lost):
+    srv, _t1, acc, visit, amend, ann, _bob, boss = lost
+    srv.add_user("cid")
+    t2 = srv.territory("T2")
+    srv.assign(t2, "cid")
+    cid = srv.login("cid")
+    cid.pull_all()
+    base = {c["id"]: c for c in boss.pull_all()}[acc]["data"]["row_version"]
+    r = boss.push(boss.mutation("account", acc, "patch", {"territory_id": t2}, base_version=base))
+    assert r[0]["status"] == "applied", r
+    got = {(c["entity"], c["id"]) for c in cid.pull_all() if c["op"] == "upsert"}
+    assert ("account", acc) in got  # the account moved to cid's territory ...
+    assert ("visit", visit) not in got and ("visit_amendment", amend) not in got  # ... not the visit
+    mine = {c["id"] for c in ann.pull_all() if c["entity"] == "visit"}
+    assert visit in mine  # still the rep's own

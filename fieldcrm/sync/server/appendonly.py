@@ -125,7 +125,8 @@ def append_amendment(tx: Tx) -> Finish:
     _require_append(tx)
     m, s = tx.mutation, tx.session
     fields = _clean_amendment(m.fields)
-    visit = s.get(Visit, fields["visit_id"])
+    # locked: serialises with a manager's review decision on the same visit (review.py)
+    visit = s.get(Visit, fields["visit_id"], with_for_update=True)
     scopes = {scope_of_user(tx.actor.user_id)}
     review = NEEDS_REVIEW
     account = None

@@ -127,7 +127,10 @@ def check_protocol(
         raise HTTPException(
             426, f"sync protocol {version} is not supported; this server speaks {lo}..{hi}"
         )
-    if schema is not None and (not schema.strip().isdigit() or int(schema) > SCHEMA_VERSION):
+    schema = (schema or "").strip() or None  # a blank header is an absent one
+    if schema is not None and not schema.isdigit():
+        raise HTTPException(426, f"{HEADER_SCHEMA} must be a whole number, not {schema[:20]!r}")
+    if schema is not None and int(schema) > SCHEMA_VERSION:
         raise HTTPException(
             426, f"schema version {schema} is newer than the server's {SCHEMA_VERSION}"
         )

@@ -23,6 +23,7 @@ from fieldcrm.sync.protocol import (
     scope_of_territory,
     scope_of_user,
 )
+from fieldcrm.sync.server import placement  # module import: placement uses merge too
 from fieldcrm.sync.server.fields import SERVER_ONLY, SPECS, clean_fields
 from fieldcrm.sync.server.models import (
     Account,
@@ -152,6 +153,8 @@ def create_row(tx: Tx) -> Finish:
     row.field_versions = {f: 1 for f in fields}
     row.created_at = row.updated_at = tx.index.now
     s.add(row)
+    if m.entity == "territory":
+        placement.follow_territory(tx, row.id, old=None, new=row.geojson)
     tx.batch.absent.discard((m.entity, m.entity_id))
     tx.index.stage(scopes, m.entity, m.entity_id, ChangeOp.UPSERT, 1)
     return lambda versions: Applied(version=_version_of(versions, scopes), row_version=1)
@@ -227,6 +230,8 @@ def patch_row(tx: Tx) -> Finish:
     placing = m.entity == "account" and row.needs_assignment and target is not None
     moving = m.entity == "account" and ("territory_id" in applied or placing)
     if applied or moving:
+        if m.entity == "territory" and "geojson" in applied:
+            placement.follow_territory(tx, row.id, old=row.geojson, new=applied["geojson"])
         write_fields(row, applied, tx.index.now)
         if moving:
             row.needs_assignment = row.territory_id is None
@@ -329,6 +334,8 @@ def delete_row(tx: Tx) -> Finish:
         )
     if row.deleted:
         return _finish(tx, row, scopes, False, [])
+    if m.entity == "territory":
+        placement.follow_territory(tx, row.id, old=row.geojson, new=None)
     write_fields(row, {"deleted": True}, tx.index.now)
     tx.index.stage(scopes, m.entity, row.id, ChangeOp.DELETE, row.row_version)
     return _finish(tx, row, scopes, True, [])
@@ -345,6 +352,8 @@ def move_account_tree(tx: Tx, account: Account, old: set[str], new: set[str]) ->
             if not child.deleted:
                 index.stage(added, entity, child.id, ChangeOp.UPSERT, child.row_version)
     for visit in s.scalars(select(Visit).where(Visit.account_id == account.id)):
+        if visit.review != "accepted":  # under review or dismissed: only in user:<rep>
+            continue
         keep = {scope_of_user(visit.rep_id)}
         index.stage(gone - keep, "visit", visit.id, ChangeOp.REMOVE, 1)
         index.stage(added - keep, "visit", visit.id, ChangeOp.UPSERT, 1)
