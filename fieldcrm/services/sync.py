@@ -274,8 +274,8 @@ def pull(db: Database, client: SyncClient, summary: SyncSummary, progress: Progr
     ``overlap`` (on by default) fetches the next page, with this page's ``next_cursors``,
     while this one is applied, so the server builds page n + 1 while this laptop writes page
     n: up to 1.7× faster on a big first download when two cores are free. A crash still
-    re-applies at most the one
-    page it interrupted; the page fetched alongside it is fetched again too.
+    re-applies at most the one page it interrupted; the page fetched alongside it is fetched
+    again too.
     """
     resyncs = 0
     with db.session() as s:
