@@ -308,7 +308,7 @@ class SyncClient:
 
 def _parse(response: httpx.Response, out: type[_M]) -> _M:
     try:
-        return out.model_validate(response.json())
+        return out.model_validate_json(response.content)
     except (ValidationError, ValueError) as exc:
         raise SyncError(
             f"The sync server sent an unreadable answer: {exc}", kind="server"

@@ -56,3 +56,18 @@ def test_pulled_data_to_local_columns_keeps_unknown_fields() -> None:
     values, _ = local_values("visit_amendment", {"id": "m", "visit_id": "v", "rep_id": "u",
                                                  "changes": {"notes": "n"}})
     assert values["author_id"] == "u" and json.loads(values["fields_json"]) == {"notes": "n"}
+
+
+def test_an_unreadable_server_answer_is_a_plain_sync_error() -> None:
+    import httpx
+    import pytest
+
+    from fieldcrm.errors import SyncError
+    from fieldcrm.sync.client import _parse
+    from fieldcrm.sync.protocol import PullResponse
+
+    for body in (b"<html>502 Bad Gateway</html>", b'{"changes": 7}', b'{"scopes": [', b""):
+        with pytest.raises(SyncError) as err:
+            _parse(httpx.Response(200, content=body), PullResponse)
+        assert err.value.kind == "server"
+        assert str(err.value).startswith("The sync server sent an unreadable answer")
