@@ -94,6 +94,7 @@ def test_manager_lists_accepts_and_the_territory_rep_pulls_it(lost):
     assert got[("account", acc)]["data"]["last_visit_at"] == CHECKED_IN  # raised by the visit
     mine = {c["id"]: c for c in ann.pull_all() if c["entity"] == "visit"}
     assert mine[visit]["data"]["review"] == "accepted"  # the rep sees the ruling too
+    assert mine[visit]["data"]["reviewed_by"] == boss.user_id and mine[visit]["data"]["reviewed_at"]
 
     # a fresh copy of T1 verifies: the index writes were the normal ones
     scope = f"territory:{t1}"

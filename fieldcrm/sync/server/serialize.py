@@ -56,6 +56,9 @@ def visit_data(row: Visit) -> dict[str, Any]:
         "rep_id": row.rep_id,
         "review": row.review,
         "review_reason": row.review_reason,
+        "reviewed_by": row.reviewed_by,
+        "reviewed_at": _iso(row.reviewed_at),
+        "review_note": row.review_note,
         "received_at_server": _iso(row.received_at_server),
         "row_version": 1,
     }
