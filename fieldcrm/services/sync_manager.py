@@ -68,7 +68,7 @@ class TeamView:
     conflicts: tuple[TeamConflict, ...]
 
 
-def _request(client: SyncClient, method: str, path: str, body: Any = None) -> Any:
+def request_json(client: SyncClient, method: str, path: str, body: Any = None) -> Any:
     """One authenticated request (refreshing an expired token once); the parsed JSON answer.
 
     Raises
@@ -128,18 +128,18 @@ _CONFLICTS = TypeAdapter(list[ConflictOut])
 
 def list_server_territories(client: SyncClient) -> list[TerritoryOut]:
     """Every territory (a manager) or the caller's own (a rep)."""
-    return list(_parse(_TERRITORIES, _request(client, "GET", "/v1/territories")))
+    return list(_parse(_TERRITORIES, request_json(client, "GET", "/v1/territories")))
 
 
 def list_team_conflicts(client: SyncClient, *, status: str = "open") -> list[ConflictOut]:
     """The team's conflicts (a manager sees everyone's)."""
-    return list(_parse(_CONFLICTS, _request(client, "GET", f"/v1/conflicts?status={status}")))
+    return list(_parse(_CONFLICTS, request_json(client, "GET", f"/v1/conflicts?status={status}")))
 
 
 def list_server_users(client: SyncClient) -> list[RepChoice] | None:
     """The server's users when it offers ``GET /v1/users``; None when it does not (404/405)."""
     try:
-        data = _request(client, "GET", "/v1/users")
+        data = request_json(client, "GET", "/v1/users")
     except SyncError as exc:
         if "does not know" in str(exc) or "(405)" in str(exc):
             return None
@@ -169,7 +169,7 @@ def assign_territory(client: SyncClient, *, territory_id: str, user_ref: str | N
         ``forbidden`` when the caller is not a manager; ``server`` for an unknown rep.
     """
     body = AssignRequest(user_id=user_ref or None).model_dump(mode="json")
-    data = _request(client, "POST", f"/v1/territories/{territory_id}/assign", body)
+    data = request_json(client, "POST", f"/v1/territories/{territory_id}/assign", body)
     return TerritoryOut.model_validate(data)
 
 

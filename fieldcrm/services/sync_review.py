@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fieldcrm.errors import InvalidInput, SyncError
-from fieldcrm.services.sync_manager import _request
+from fieldcrm.services.sync_manager import request_json
 from fieldcrm.sync.client import SyncClient
 
 MAX_NOTE = 200
@@ -136,7 +136,7 @@ def list_review_visits(
     SyncError
         ``forbidden`` when the caller is not a manager; ``offline``, ``auth``, ``busy``...
     """
-    data = _request(client, "GET", f"/v1/visits/review?status={status}")
+    data = request_json(client, "GET", f"/v1/visits/review?status={status}")
     try:
         return [_view(w) for w in _LIST.validate_python(data)]
     except ValidationError as exc:
@@ -162,7 +162,7 @@ def accept_visit(client: SyncClient, *, visit_id: str, note: str = "") -> Review
         ``server`` when the account is unknown or deleted (dismiss it instead).
     """
     body = {"action": "accept", "note": _check_note(note)}
-    return _parse_one(_request(client, "POST", f"/v1/visits/{visit_id}/review", body))
+    return _parse_one(request_json(client, "POST", f"/v1/visits/{visit_id}/review", body))
 
 
 def dismiss_visit(client: SyncClient, *, visit_id: str, note: str = "") -> ReviewVisit:
@@ -176,4 +176,4 @@ def dismiss_visit(client: SyncClient, *, visit_id: str, note: str = "") -> Revie
         ``server`` when the visit was accepted already.
     """
     body = {"action": "dismiss", "note": _check_note(note)}
-    return _parse_one(_request(client, "POST", f"/v1/visits/{visit_id}/review", body))
+    return _parse_one(request_json(client, "POST", f"/v1/visits/{visit_id}/review", body))
