@@ -34,33 +34,61 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str, *, err: 
         print(text, file=sys.stderr if err else sys.stdout)
 
 
-def run(args: argparse.Namespace) -> int:
+def _open(args: argparse.Namespace) -> Any:
+    """Open the local database; a first login (``--password-stdin``) may create it."""
     from pathlib import Path
 
     from fieldcrm.config import default_db_path
     from fieldcrm.db.engine import open_database
     from fieldcrm.errors import SyncError
-    from fieldcrm.services.sync import sync_once
-    from fieldcrm.services.sync_login import login, make_client, resume
-    from fieldcrm.sync.client import RetryPolicy
 
     path = Path(getattr(args, "db", None) or default_db_path())
-    if not path.exists():
-        raise SyncError(f"No local database at {path}; create one first (or pass --db).",
+    if path.exists():
+        return open_database(path)
+    if not args.password_stdin:  # nothing to resume: a new file could only fail to sync
+        raise SyncError(f"No local database at {path}. To start one on this laptop, log in: "
+                        "--user NAME --password-stdin (the first sync downloads your data).",
                         kind="local")
     db = open_database(path)
+    if not args.json:
+        print(f"Created the local database {path}.", file=sys.stderr)
+    return db
+
+
+def _log_in(args: argparse.Namespace, db: Any, client: Any) -> bool:
+    """Log in from stdin or resume the keyring's login; return whether the login is saved."""
+    from fieldcrm.errors import SyncError
+    from fieldcrm.services.sync_login import keyring_available, login, resume
+
+    if not args.password_stdin:
+        resume(db, client, args.user)
+        return True
+    if not args.user:
+        raise SyncError("--password-stdin needs --user NAME.", kind="auth")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise SyncError("No password on stdin.", kind="auth")
+    saved = keyring_available()
+    if not saved and not args.json:  # --json says it as "login_saved": false
+        print("fieldcrm sync: this computer has no OS keyring, so the login is not saved: this "
+              "run uses the password from stdin, and the next run needs it again (install "
+              "GNOME Keyring or KWallet to keep it; fieldcrm never stores it in plain text).",
+              file=sys.stderr)
+    login(db, client, args.user, password, remember=saved)
+    return saved
+
+
+def run(args: argparse.Namespace) -> int:
+    from fieldcrm.errors import SyncError
+    from fieldcrm.services.sync import sync_once
+    from fieldcrm.services.sync_login import make_client
+    from fieldcrm.sync.client import RetryPolicy
+
+    db = _open(args)
     client = make_client(args.server, timeout=args.timeout,
                          retry=RetryPolicy(attempts=max(0, args.retries)))
     try:
-        if args.password_stdin:
-            if not args.user:
-                raise SyncError("--password-stdin needs --user NAME.", kind="auth")
-            password = sys.stdin.readline().rstrip("\r\n")
-            if not password:
-                raise SyncError("No password on stdin.", kind="auth")
-            login(db, client, args.user, password)
-        else:
-            resume(db, client, args.user)
+        saved = _log_in(args, db, client)
         summary = sync_once(db=db, client=client)
     except SyncError as exc:
         _emit(args, {"ok": False, "kind": exc.kind, "error": str(exc)},
@@ -69,5 +97,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         client.http.close()
         db.close()
-    _emit(args, {"ok": True, **summary.as_dict()}, summary.text(), err=False)
+    _emit(args, {"ok": True, "login_saved": saved, **summary.as_dict()}, summary.text(),
+          err=False)
     return 0

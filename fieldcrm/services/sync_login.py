@@ -44,6 +44,15 @@ def _keyring() -> Any:
     return backend
 
 
+def keyring_available() -> bool:
+    """Whether a secure store for the sync login exists on this computer."""
+    try:
+        _keyring()
+    except SyncError:
+        return False
+    return True
+
+
 def server_of(client: SyncClient) -> str:
     return client.base_url or str(client.http.base_url).rstrip("/")
 
@@ -60,8 +69,12 @@ def _saver(server_url: str, user: str) -> Any:
     return save
 
 
-def login(db: Database, client: SyncClient, user: str, password: str) -> TokenResponse:
+def login(db: Database, client: SyncClient, user: str, password: str, *,
+          remember: bool = True) -> TokenResponse:
     """Log in, bind this replica's device id and keep the refresh token in the keyring.
+
+    With ``remember=False`` the tokens live only in ``client`` (a headless run given the
+    password each time, on a computer without a keyring); nothing is written anywhere.
 
     Raises
     ------
@@ -70,7 +83,7 @@ def login(db: Database, client: SyncClient, user: str, password: str) -> TokenRe
         user name or password, or another user's changes still wait here), ``offline``...
     """
     server = server_of(client)
-    client.on_tokens = _saver(server, user)
+    client.on_tokens = _saver(server, user) if remember else None
     with db.session() as s:
         before, waiting = get_meta(s, "sync_user"), pending_count(s)
     if before and before.lower() != user.lower() and waiting:
