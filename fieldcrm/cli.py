@@ -17,13 +17,18 @@ SUBCOMMANDS: tuple[str, ...] = (
     "fieldcrm.commands.sync",
 )
 
+# The tabs `--screenshot --view` can show (ui.main_window.MainWindow.show_view maps them).
+SCREENSHOT_VIEWS: tuple[str, ...] = ("list", "account", "map", "route", "territories",
+                                     "analysis", "sync", "quality")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser: app options at the top level, plus every registered subcommand."""
     parser = argparse.ArgumentParser(prog="fieldcrm", description=__doc__)
     parser.add_argument("--db", help="local database file (default: in the user data folder)")
     parser.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen, save it and exit")
-    parser.add_argument("--view", choices=("list", "map", "account"), default="list", help="panel shown with --screenshot")
+    parser.add_argument("--view", choices=SCREENSHOT_VIEWS, default="list",
+                        help="tab shown with --screenshot")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:

@@ -16,7 +16,7 @@ from fieldcrm.services.settings import Settings, load_settings
 from fieldcrm.ui.panels.accounts_panel import AccountsPanel
 from fieldcrm.ui.panels.today_panel import TodayPanel
 from fieldcrm.ui.shell_sync import ShellSync
-from fieldcrm.ui.shell_tabs import TAB_TITLES, LazyTabs, Tab, make_panel, route_home
+from fieldcrm.ui.shell_tabs import TAB_TITLES, VIEW_TABS, LazyTabs, Tab, make_panel, route_home
 from fieldcrm.ui.tasks import ChangeSet, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -142,8 +142,8 @@ class MainWindow(QMainWindow):
         self.pending_label.hide()  # the sync status widget shows what waits
 
     def show_view(self, view: str) -> None:
-        """Show ``list`` (Today beside the list), ``account`` or ``map`` (for --view)."""
-        self.tabs.setCurrentIndex({"list": Tab.TODAY, "account": Tab.ACCOUNT, "map": Tab.MAP}[view])
+        """Show a tab by its ``--view`` name (``list`` is Today beside the list)."""
+        self.tabs.setCurrentIndex(VIEW_TABS[view])
 
     def show_account(self, account_id: str) -> None:
         """Show an account in the Account tab and mark it on the map and in the list."""

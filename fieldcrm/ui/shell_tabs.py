@@ -28,6 +28,12 @@ class Tab(IntEnum):
     SYNC = 6
     DATA_QUALITY = 7
 
+
+# ``fieldcrm --screenshot --view NAME``: the tab each view name shows (names in fieldcrm.cli).
+VIEW_TABS = {"list": Tab.TODAY, "account": Tab.ACCOUNT, "map": Tab.MAP, "route": Tab.ROUTE,
+             "territories": Tab.TERRITORIES, "analysis": Tab.ANALYSIS, "sync": Tab.SYNC,
+             "quality": Tab.DATA_QUALITY}
+
 LAZY_MODULES = ("fieldcrm.ui.panels.account_panel", "fieldcrm.ui.panels.map_panel",
                 "fieldcrm.ui.panels.route_panel")
 

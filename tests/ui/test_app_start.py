@@ -97,7 +97,7 @@ def small_db(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("view", ["list", "account"])
+@pytest.mark.parametrize("view", ["list", "account", "sync", "quality"])
 def test_screenshot_writes_a_png(small_db: Path, tmp_path: Path, view: str) -> None:
     out = tmp_path / f"{view}.png"
     result = _cli("--db", str(small_db), "--screenshot", str(out), "--view", view)
