@@ -288,6 +288,8 @@ class SyncQuarantineRecord(Base):
     reason: Mapped[str] = mapped_column(Text, default="", nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="open", nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # The record's name when it was refused: the record leaves this laptop with the territory.
+    name: Mapped[str] = mapped_column(Text, default="", server_default="", nullable=False)
 
 
 # Indexes the sync client needs on the tables above (declared here so the classes stay as they were).

@@ -20,6 +20,7 @@ from fieldcrm.domain.ids import new_id
 from fieldcrm.errors import SyncError
 from fieldcrm.services import sync_apply as ap
 from fieldcrm.services.dedupe import forget_merges_after_sync
+from fieldcrm.services.sync_names import row_names
 from fieldcrm.services.sync_wire import to_mutation
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.sync.protocol import (
@@ -239,9 +240,11 @@ def _mark(s: Session, rec: OutboxRecord, result: Any, summary: SyncSummary) -> N
     if result.code == RejectCode.FORBIDDEN_SCOPE:
         rec.state = "quarantined"
         summary.quarantined += 1
+        key = (rec.entity, rec.entity_id)
         s.merge(SyncQuarantineRecord(mutation_id=rec.mutation_id, entity=rec.entity,
                                      entity_id=rec.entity_id, op=rec.op,
-                                     fields_json=rec.fields_json, reason=result.message))
+                                     fields_json=rec.fields_json, reason=result.message,
+                                     name=row_names(s, [key]).get(key, "")))
     else:
         # ``gone``: the server keeps the payload as a conflict of kind gone, pulled back to us.
         rec.state = "rejected"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from fieldcrm.dataio.writers import write_csv
 from fieldcrm.db.engine import Database
 from fieldcrm.db.models import BaseCopyRecord, SyncConflictRecord, SyncQuarantineRecord
 from fieldcrm.db.outbox import enqueue
@@ -45,6 +45,7 @@ class QuarantineItem:
     fields: dict[str, Any]
     reason: str
     created_at: str
+    name: str = ""  # the record's name when it was refused ("" from before migration 0006)
 
 
 def list_conflicts(db: Database, *, include_resolved: bool = False) -> list[ConflictItem]:
@@ -65,7 +66,7 @@ def list_quarantine(db: Database) -> list[QuarantineItem]:
         rows = s.scalars(select(SyncQuarantineRecord).order_by(SyncQuarantineRecord.created_at))
         return [
             QuarantineItem(r.mutation_id, r.entity, r.entity_id, r.op, loads(r.fields_json),
-                           r.reason, r.created_at.isoformat())
+                           r.reason, r.created_at.isoformat(), r.name)
             for r in rows
         ]
 
@@ -127,15 +128,19 @@ def send_resolutions(db: Database, client: SyncClient) -> int:
 
 
 def export_unsynced(db: Database, path: Path) -> int:
-    """Write conflicts and quarantined edits to a CSV file the rep can send to a manager."""
+    """Write conflicts and quarantined edits to a CSV file the rep can send to a manager.
+
+    Raises
+    ------
+    FieldCrmError
+        The file cannot be written (nothing half-written is left).
+    """
     items: list[list[str]] = []
     for c in list_conflicts(db, include_resolved=True):
-        items.append(["conflict", c.entity, c.entity_id, c.field, json.dumps(c.kept_value),
+        items.append(["conflict", c.entity, c.entity_id, "", c.field, json.dumps(c.kept_value),
                       json.dumps(c.my_value), c.status or c.resolution])
     for q in list_quarantine(db):
-        items.append(["quarantine", q.entity, q.entity_id, q.op, "", json.dumps(q.fields), q.reason])
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["kind", "entity", "id", "field_or_op", "kept", "mine", "status_or_reason"])
-        writer.writerows(items)
-    return len(items)
+        items.append(["quarantine", q.entity, q.entity_id, q.name, q.op, "",
+                      json.dumps(q.fields), q.reason])
+    header = ["kind", "entity", "id", "name", "field_or_op", "kept", "mine", "status_or_reason"]
+    return write_csv(path, header, items)

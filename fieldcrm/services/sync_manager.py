@@ -10,10 +10,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from fieldcrm.db.engine import Database
 from fieldcrm.errors import SyncError
+from fieldcrm.services.sync_names import row_names
 from fieldcrm.services.sync_status import (
     known_user_names,
     remember_user_names,
-    row_names,
     show_value,
 )
 from fieldcrm.sync.client import SyncClient

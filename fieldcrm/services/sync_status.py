@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -15,29 +14,23 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from fieldcrm.dataio.writers import write_csv
 from fieldcrm.db.engine import Database
 from fieldcrm.db.models import (
-    AccountRecord,
-    ContactRecord,
     Meta,
     OutboxRecord,
     SettingRecord,
     SyncConflictRecord,
     SyncQuarantineRecord,
-    TerritoryRow,
-    UserRow,
-    VisitRecord,
 )
 from fieldcrm.errors import InvalidInput
 from fieldcrm.services.sync_conflicts import list_conflicts, list_quarantine
+from fieldcrm.services.sync_names import row_names
 from fieldcrm.sync.client import SyncClient, retry_hint
 
 INTERVAL_KEY = "sync_interval_min"
 DEFAULT_INTERVAL_MIN = 5
 VISIBLE_STATES = ("pending", "inflight", "rejected")
-_ENTITY_TITLES = {"account": "Account", "contact": "Contact", "visit": "Visit",
-                  "visit_amendment": "Visit correction", "territory": "Territory",
-                  "sale": "Sale", "opportunity": "Opportunity"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,33 +133,6 @@ def read_sync_info(*, session: Session) -> SyncInfo:
 # --- names --------------------------------------------------------------------------------
 
 
-def entity_title(entity: str) -> str:
-    return _ENTITY_TITLES.get(entity, entity.replace("_", " ").capitalize())
-
-
-def row_names(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """A readable name for each (entity, id): an account's or contact's name, a visit's account."""
-    wanted: dict[str, set[str]] = {}
-    for entity, entity_id in keys:
-        wanted.setdefault(entity, set()).add(entity_id)
-    names: dict[tuple[str, str], str] = {}
-    simple = {"account": AccountRecord, "contact": ContactRecord, "territory": TerritoryRow,
-              "user": UserRow}
-    for entity, model in simple.items():
-        ids = wanted.get(entity)
-        if ids:
-            for rid, name in session.execute(select(model.id, model.name).where(model.id.in_(ids))):
-                names[(entity, rid)] = name
-    visits = wanted.get("visit")
-    if visits:
-        stmt = (select(VisitRecord.id, AccountRecord.name)
-                .join(AccountRecord, AccountRecord.id == VisitRecord.account_id)
-                .where(VisitRecord.id.in_(visits)))
-        for rid, name in session.execute(stmt):
-            names[("visit", rid)] = f"visit to {name}"
-    return names
-
-
 def _fields(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
@@ -190,8 +156,20 @@ def describe_change(op: str, fields: dict[str, Any]) -> str:
     if op == "delete":
         return "deleted"
     if op == "append":
-        return "logged" if not shown else f"logged ({shown})"
+        return _describe_visit(fields)
     return f"changed {shown}" if shown else "changed"
+
+
+def _describe_visit(fields: dict[str, Any]) -> str:
+    """A visit as the rep logged it: ``logged · order · “Met the owner; order taken”``."""
+    status = str(fields.get("status") or "")
+    parts = {"planned": ["planned visit"], "cancelled": ["cancelled visit"]}.get(status, ["logged"])
+    if fields.get("outcome"):
+        parts.append(str(fields["outcome"]).replace("_", " "))
+    notes = " ".join(str(fields.get("notes") or "").split())
+    if notes:
+        parts.append(f"“{notes[:57]}…”" if len(notes) > 60 else f"“{notes}”")
+    return " · ".join(parts)
 
 
 # --- lists ----------------------------------------------------------------------------------
@@ -224,10 +202,26 @@ def list_quarantine_views(db: Database) -> list[QuarantineView]:
     items = list_quarantine(db)
     with db.session() as s:
         names = row_names(s, ((q.entity, q.entity_id) for q in items))
-    return [QuarantineView(q.mutation_id, q.entity, q.entity_id,
-                           names.get((q.entity, q.entity_id), ""),
-                           _values(q.fields) or describe_change(q.op, q.fields), q.reason,
-                           q.created_at) for q in items]
+    views = []
+    for q in items:
+        name = q.name or names.get((q.entity, q.entity_id), "")
+        views.append(QuarantineView(q.mutation_id, q.entity, q.entity_id, name,
+                                    _values(q.fields) or describe_change(q.op, q.fields),
+                                    _plain_reason(q.reason, q.entity_id, name), q.created_at))
+    return views
+
+
+def _plain_reason(reason: str, entity_id: str, name: str) -> str:
+    """The server's reason in a rep's words: the record's name for its id, territories for
+    scopes ("account 01a2… is not in your scopes" → "“Bygg AB” is not in your territories")."""
+    if name and entity_id:
+        for entity in _ENTITY_WORDS:
+            reason = reason.replace(f"{entity} {entity_id}", f"“{name}”")
+        reason = reason.replace(entity_id, f"“{name}”")
+    return reason.replace("not in your scopes", "not in your territories any more")
+
+
+_ENTITY_WORDS = ("account", "contact", "visit", "opportunity", "sale", "territory")
 
 
 def _values(fields: dict[str, Any]) -> str:
@@ -311,23 +305,17 @@ def set_sync_interval(*, session: Session, minutes: int) -> int:
 
 
 def export_csv(path: Path | str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write ``rows`` under ``header`` to a UTF-8 CSV (Excel opens it: BOM); return the count.
+    """Write ``rows`` under ``header`` to a UTF-8 CSV that Excel opens; return the count.
+
+    Cells a spreadsheet would run as formulas are escaped, and the file appears whole or not at
+    all (``dataio.writers.write_csv``).
 
     Raises
     ------
-    InvalidInput
+    FieldCrmError
         The file cannot be written (folder missing, no permission, open in another program).
     """
-    target = Path(path)
-    rows = list(rows)
-    try:
-        with target.open("w", newline="", encoding="utf-8-sig") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows(rows)
-    except OSError as exc:
-        raise InvalidInput(f"Could not write {target}: {exc.strerror or exc}.") from None
-    return len(rows)
+    return write_csv(path, header, list(rows))
 
 
 class RetryAfterMemo:

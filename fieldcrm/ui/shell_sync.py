@@ -48,6 +48,7 @@ class ShellSync(QObject):
             self._controller.sig_state_changed.connect(self.status.set_state)
             self._controller.sig_login_needed.connect(self.open_login)
             self.status.set_state(self._controller.state)
+            self._controller.refresh()  # login and backlog from the file, before any sync
         return self._controller
 
     def start(self) -> None:

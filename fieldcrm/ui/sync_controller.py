@@ -146,6 +146,14 @@ class SyncController(QObject):
 
         self.runner.query(read, self._on_started, on_error=self._on_read_failed)
 
+    def refresh(self) -> None:
+        """Re-read the saved login and the backlog from the database (no sync)."""
+        if self._task is not None or self._stopped:
+            return  # the cycle reads the backlog itself when it ends
+        self.runner.query(lambda s: read_sync_info(session=s), self._on_info_loaded,
+                          key=f"sync-info:{id(self)}",
+                          on_error=lambda exc: log.warning("Sync backlog read failed: %s", exc))
+
     def sync_now(self) -> bool:
         """Start a cycle now (or right after the running one); False without a login."""
         if not self._state.logged_in:
@@ -377,12 +385,12 @@ class SyncController(QObject):
 
     @Slot(object)
     def _on_runner_changes_applied(self, changes: ChangeSet) -> None:
-        if self._task is not None or self._stopped:
-            return  # the cycle reads the backlog itself when it ends
-        self.runner.query(lambda s: read_sync_info(session=s), self._on_info_loaded,
-                          key=f"sync-info:{id(self)}",
-                          on_error=lambda exc: log.warning("Sync backlog read failed: %s", exc))
+        self.refresh()
 
     def _on_info_loaded(self, info: SyncInfo) -> None:
-        if self._task is None:
+        if self._task is not None:
+            return
+        if not info.logged_in and self._state.status == OFFLINE:
+            self._apply_info(info, status=AUTH_NEEDED, last_error=NOT_LOGGED_IN)
+        else:
             self._apply_info(info)

@@ -20,6 +20,7 @@ from fieldcrm.services.sync_conflicts import (
     list_quarantine,
     resolve_conflict,
 )
+from fieldcrm.services.sync_status import list_quarantine_views
 from tests.sync.client_helpers import assert_converged, rep_with_territory
 
 pytest_plugins = ["tests.sync.conftest_client"]
@@ -209,10 +210,14 @@ def test_edit_against_reassignment_or_revocation_is_quarantined(
     assert q.entity_id == acc and q.fields == {"notes": "mine"}
     assert rep.count(AccountRecord) == 0  # purged: reachable only through the lost scope
     assert rep.count(SyncQuarantineRecord) == 1
+    [view] = list_quarantine_views(rep.db)  # named although the account has left the laptop
+    assert view.name == "Acme" and acc not in view.reason and "“Acme”" in view.reason
+    assert "scopes" not in view.reason and view.what == "set notes to “mine”"
     out = tmp_path / "unsynced.csv"
     assert export_unsynced(rep.db, out) == 1  # the rep can hand it to a manager
-    rows = list(csv.reader(out.open(encoding="utf-8")))
-    assert rows[1][:3] == ["quarantine", "account", acc] and "mine" in rows[1][5]
+    rows = list(csv.reader(out.open(encoding="utf-8-sig")))
+    assert rows[0][3] == "name"
+    assert rows[1][:4] == ["quarantine", "account", acc, "Acme"] and "mine" in rows[1][6]
     bert.sync()  # G9: the other side gains it within one sync
     assert bert.account(acc) is not None
     for lap in (rep, bert, boss):

@@ -204,3 +204,35 @@ def test_sync_and_import_are_wired(small_db: Path, qtbot: Any) -> None:
         window.close()
         stop_runner(runner)
         database.close()
+
+
+def test_sync_tab_reads_the_backlog_before_any_sync(small_db: Path, qtbot: Any) -> None:
+    """A Sync tab opened before the background sync starts (or in a screenshot) shows what the
+    file says: who is logged in, the last sync, what waits; never "Never synced · All sent"."""
+    from fieldcrm.services.sync import set_meta
+    from fieldcrm.ui.main_window import MainWindow
+    from fieldcrm.ui.shell_tabs import Tab
+    from fieldcrm.ui.tasks import TaskRunner
+
+    database = open_database(small_db)
+    with database.session() as s:
+        for key, value in (("server_url", "http://127.0.0.1:9"), ("sync_user", "anna"),
+                           ("role", "rep"), ("last_sync_at", "2026-12-01T08:30:00Z")):
+            set_meta(s, key, value)
+        s.commit()
+    runner = TaskRunner(database)
+    window = MainWindow(runner, restore_state=False)
+    qtbot.addWidget(window)
+    window.show()
+    try:
+        window.show_view("sync")  # the panel makes the controller; start_sync is never called
+        panel = window.tabs.made(Tab.SYNC)
+        qtbot.waitUntil(lambda: panel.controller.state.pending == 4, timeout=10_000)
+        state = panel.controller.state
+        assert state.logged_in and state.user == "anna" and state.last_sync_at is not None
+        assert "4 changes waiting" in window.sync.status.text()
+        assert "Never synced" not in window.sync.status.text()
+    finally:
+        window.close()
+        stop_runner(runner)
+        database.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fieldcrm.services.sync_status import ConflictView, entity_title, show_value
+from fieldcrm.services.sync_names import entity_title
+from fieldcrm.services.sync_status import ConflictView, show_value
 from fieldcrm.ui.models.dto_table_model import Column, DtoTableModel
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from PySide6.QtGui import QColor
 
-from fieldcrm.services.sync_status import OutboxItem, entity_title
+from fieldcrm.services.sync_names import entity_title
+from fieldcrm.services.sync_status import OutboxItem
 from fieldcrm.ui.models.dto_table_model import Column, DtoTableModel
 
 REFUSED = QColor("#f6d5d2")

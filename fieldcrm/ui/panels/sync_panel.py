@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from fieldcrm.services.sync_conflicts import resolve_conflict
+from fieldcrm.services.sync_names import entity_title
 from fieldcrm.services.sync_status import (
     QuarantineView,
-    entity_title,
     export_csv,
     list_conflict_views,
     list_outbox,

@@ -25,7 +25,7 @@ from fieldcrm.services.sync_manager import (
     load_team,
     resolve_team_conflict,
 )
-from fieldcrm.services.sync_status import entity_title
+from fieldcrm.services.sync_names import entity_title
 from fieldcrm.sync.client import SyncClient
 from fieldcrm.ui.errors import show_error
 from fieldcrm.ui.models.dto_table_model import Column, DtoTableModel
