@@ -188,8 +188,9 @@ class TeamTab(QWidget):
         self._fill(view)
         self.conflicts_model.set_rows(view.conflicts)
         self.conflicts.resizeColumnsToContents()
-        self.status.setText(f"{self._note} {len(view.territories)} territories · "
-                            f"{len(view.conflicts)} open conflicts in the team".strip())
+        n_t, n_c = len(view.territories), len(view.conflicts)
+        self.status.setText(f"{self._note} {n_t} territor{'y' if n_t == 1 else 'ies'} · "
+                            f"{n_c} open conflict{'' if n_c == 1 else 's'} in the team".strip())
         self._note = ""
         self.sig_loaded.emit()
 
