@@ -76,8 +76,10 @@ def soak_g3(args: argparse.Namespace, stop_at: float) -> dict[str, object]:
     while done < args.examples and time.monotonic() < stop_at:
         size, seed = min(args.chunk_examples, args.examples - done), args.seed + chunks
         ok, took, out = run("tests/sync/test_guarantees_model.py", {
-            "FIELDCRM_G3_EXAMPLES": str(size), "FIELDCRM_G3_STEPS": str(args.steps),
-            "FIELDCRM_G3_SEED": str(seed), "FIELDCRM_G3_SHRINK": "1"}, "convergence")
+            "FIELDCRM_G3_EXAMPLES": str(size), "FIELDCRM_G3_PG_EXAMPLES": str(size),
+            "FIELDCRM_G3_STEPS": str(args.steps), "FIELDCRM_G3_SEED": str(seed),
+            "FIELDCRM_G3_SHRINK": "1"},
+            "state_machine_on_postgres" if args.backend == "postgres" else "convergence")
         secs += took
         chunks += 1
         if ok:
@@ -88,7 +90,8 @@ def soak_g3(args: argparse.Namespace, stop_at: float) -> dict[str, object]:
             failures.append(seed)
             print(f"G3 chunk seed {seed}: FAIL in {took:.0f} s\n{_tail(out, 30)}", flush=True)
             break
-    print(f"G3 state machine: {done} of {args.examples} examples x <= {args.steps} steps, "
+    print(f"G3 state machine ({args.backend}): {done} of {args.examples} examples x <= "
+          f"{args.steps} steps, "
           f"{len(failures)} failing chunks, {secs:.0f} s", flush=True)
     return {"g3_examples": done, "g3_target": args.examples, "g3_steps": args.steps,
             "g3_failed_seeds": failures, "g3_seconds": round(secs)}
@@ -109,6 +112,8 @@ def main() -> int:
     args = ap.parse_args()
     began = time.monotonic()
     stop_at = began + args.deadline_min * 60 if args.deadline_min else float("inf")
+    if args.backend == "postgres":
+        os.environ["FIELDCRM_REQUIRE_POSTGRES"] = "1"  # a skipped chunk must not read as a pass
     out: dict[str, object] = {"bench": "sync_soak", "seed": args.seed, "backend": args.backend}
     if args.only in (None, "g1"):
         out.update(soak_g1(args, stop_at))

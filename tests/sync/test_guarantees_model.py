@@ -2,9 +2,11 @@
 against one server; after quiescence every replica equals the oracle ``expected_view``.
 
 CI runs SYNC.md's 200 examples of <= 50 steps on the SQLite server (in-process, TestClient;
-~0.6 s an example, most of it the clients' own sync cycles: two per laptop at quiescence).
-bench/sync_soak.py runs 5,000. Replay: ``FIELDCRM_G3_SEED``, ``FIELDCRM_G3_EXAMPLES``,
-``FIELDCRM_G3_STEPS``, ``FIELDCRM_G3_SHRINK=1`` (shrink a failure).
+~0.45 s an example, most of it the clients' own sync cycles: two per laptop at quiescence), and
+the same machine against the real PostgreSQL (``FIELDCRM_G3_PG_EXAMPLES``, 30 in CI; each
+example on its own database cloned from a populated template). bench/sync_soak.py runs 5,000
+(``--backend postgres`` for the PostgreSQL run). Replay: ``FIELDCRM_G3_SEED``,
+``FIELDCRM_G3_EXAMPLES``, ``FIELDCRM_G3_STEPS``, ``FIELDCRM_G3_SHRINK=1`` (shrink a failure).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,7 @@ pytest_plugins = ["tests.sync.conftest_client"]
 EXAMPLES = int(os.environ.get("FIELDCRM_G3_EXAMPLES", "200"))
 STEPS = int(os.environ.get("FIELDCRM_G3_STEPS", "50"))
 SEED = int(os.environ.get("FIELDCRM_G3_SEED", "1122"))
+PG_EXAMPLES = int(os.environ.get("FIELDCRM_G3_PG_EXAMPLES", "30"))
 SHRINK = os.environ.get("FIELDCRM_G3_SHRINK") == "1"  # CI does not shrink (slow); replay does
 USERS = ("boss", "r0", "r1", "r2")
 
@@ -59,6 +63,44 @@ class World:
     local_template: Path
     territories: tuple[str, ...] = ()
     runs = 0
+    pg_admin = ""  # PostgreSQL admin URL when the examples run there, else SQLite files
+    pg_template = "g3_template"
+
+    @classmethod
+    def new_server(cls) -> str:
+        """A fresh, populated server database for one example; its URL."""
+        if cls.pg_admin:
+            name = f"g3_run{cls.runs}"
+            _pg_admin_sql(cls.pg_admin, f"DROP DATABASE IF EXISTS {name}",
+                          f"CREATE DATABASE {name} TEMPLATE {cls.pg_template}")
+            return f"{cls.pg_admin}/{name}"
+        db = cls.folder / f"run{cls.runs}" / "server.db"
+        shutil.copyfile(cls.server_template, db)  # users and territories already made
+        return f"sqlite:///{db}"
+
+    @classmethod
+    def drop_server(cls, url: str) -> None:
+        if cls.pg_admin:
+            _pg_admin_sql(cls.pg_admin, f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]}")
+
+
+def _pg_admin_sql(admin_url: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
+        for statement in statements:
+            c.execute(statement)
+
+
+def _populate(h: Harness) -> tuple[str, ...]:
+    """Users, territories T0-T2, r0 on T0 and r1 on T1 (made once, copied per example)."""
+    h.add_user("boss", role="manager")
+    for u in USERS[1:]:
+        h.add_user(u)
+    territories = tuple(h.territory(f"T{i}", _square(i)) for i in range(3))
+    h.assign(territories[0], "r0")
+    h.assign(territories[1], "r1")
+    return territories
 
 
 class SyncModel(RuleBasedStateMachine):
@@ -71,9 +113,7 @@ class SyncModel(RuleBasedStateMachine):
         World.runs += 1
         self.dir = World.folder / f"run{World.runs}"
         self.dir.mkdir()
-        db = self.dir / "server.db"
-        shutil.copyfile(World.server_template, db)  # users and territories already made
-        self.url = f"sqlite:///{db}"
+        self.url = World.new_server()
         self.h = self._server()
         self.terr = list(World.territories)
         self.laps: list[Laptop] = []
@@ -106,6 +146,7 @@ class SyncModel(RuleBasedStateMachine):
             for lap in self.laps:
                 lap.close()
             self._close_server()
+            World.drop_server(self.url)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -247,25 +288,59 @@ def world(tmp_path: Path, request: pytest.FixtureRequest, memory_keyring: Any) -
     World.server_template = tmp_path / "server-template.db"
     shutil.copyfile(request.getfixturevalue("_sqlite_template"), World.server_template)
     h = Harness(f"sqlite:///{World.server_template}", migrate_on_start=False)
-    h.add_user("boss", role="manager")
-    for u in USERS[1:]:
-        h.add_user(u)
-    World.territories = tuple(h.territory(f"T{i}", _square(i)) for i in range(3))
-    h.assign(World.territories[0], "r0")
-    h.assign(World.territories[1], "r1")
+    World.territories = _populate(h)
     h.close()  # the last connection closed checkpoints the WAL into the file
     World.local_template = tmp_path / "local-template.db"
     open_database(World.local_template).close()
+    World.pg_admin = ""
     return World
 
 
-def test_convergence_state_machine(world: Any) -> None:
-    print(f"G3 seed {SEED}: {EXAMPLES} examples x <= {STEPS} steps "
-          "(FIELDCRM_G3_SEED / _EXAMPLES / _STEPS to change)")
+@pytest.fixture
+def pg_world(world: type[World], postgres_url: str) -> Iterator[type[World]]:
+    """The same world with the server on PostgreSQL: a populated template database that
+    each example clones (CREATE DATABASE ... TEMPLATE), then drops."""
+    from fieldcrm.sync.server.engine import make_database, migrate
+
+    _pg_admin_sql(postgres_url, f"DROP DATABASE IF EXISTS {World.pg_template}",
+                  f"CREATE DATABASE {World.pg_template}")
+    url = f"{postgres_url}/{World.pg_template}"
+    db = make_database(url, pool_size=1)
+    migrate(db.engine)
+    db.engine.dispose()
+    h = Harness(url, migrate_on_start=False)
+    World.territories = _populate(h)
+    h.close()  # no session may stay on a template database
+    World.pg_admin = postgres_url
+    yield World
+    World.pg_admin = ""
+    _pg_admin_sql(postgres_url, f"DROP DATABASE IF EXISTS {World.pg_template}")
+
+
+def _run_machine(examples: int, backend: str) -> None:
+    print(f"G3 seed {SEED} ({backend}): {examples} examples x <= {STEPS} steps "
+          "(FIELDCRM_G3_SEED / _EXAMPLES / _PG_EXAMPLES / _STEPS to change)")
     machine = seed(SEED)(SyncModel)
     from hypothesis.stateful import run_state_machine_as_test
 
     run_state_machine_as_test(machine, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
+        max_examples=examples, stateful_step_count=STEPS, deadline=None, database=None,
         suppress_health_check=list(HealthCheck), print_blob=True,
         phases=[Phase.explicit, Phase.reuse, Phase.generate, *([Phase.shrink] if SHRINK else [])]))
+
+
+def test_convergence_state_machine(world: Any) -> None:
+    _run_machine(EXAMPLES, "sqlite")
+
+
+@pytest.mark.postgres
+def test_state_machine_on_postgres(pg_world: Any) -> None:
+    """G3 against the production database: the same machine, the server on PostgreSQL."""
+    import psycopg
+
+    runs = pg_world.runs
+    _run_machine(PG_EXAMPLES, "postgres")
+    assert pg_world.runs - runs >= PG_EXAMPLES  # every example had its own PostgreSQL database
+    with psycopg.connect(pg_world.pg_admin.replace("+psycopg", "") + "/postgres") as c:
+        left = c.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'g3_run%'")
+        assert left.fetchone() == (0,)  # and each was dropped after its example
