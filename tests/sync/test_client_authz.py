@@ -12,13 +12,13 @@ pytest_plugins = ["tests.sync.conftest_client"]
 SOUTH = {"type": "Polygon", "coordinates": [[[12, 55], [14, 55], [14, 56], [12, 56], [12, 55]]]}
 
 
-def test_forged_ids_and_cursors_get_nothing(lite: Any) -> None:
-    north = rep_with_territory(lite, "anna")
-    lite.add_user("bert")
-    south = lite.territory("South", SOUTH)
-    lite.assign(south, "bert")
-    lite.add_user("boss", role="manager")
-    boss, anna, bert = lite.login("boss"), lite.login("anna"), lite.login("bert")
+def test_forged_ids_and_cursors_get_nothing(srv: Any) -> None:
+    north = rep_with_territory(srv, "anna")
+    srv.add_user("bert")
+    south = srv.territory("South", SOUTH)
+    srv.assign(south, "bert")
+    srv.add_user("boss", role="manager")
+    boss, anna, bert = srv.login("boss"), srv.login("anna"), srv.login("bert")
     theirs, contact = new_id(), new_id()
     boss.push(boss.mutation("account", theirs, "create", {"name": "B", "territory_id": south}),
               boss.mutation("contact", contact, "create", {"account_id": theirs, "name": "E"}))
@@ -42,7 +42,7 @@ def test_forged_ids_and_cursors_get_nothing(lite: Any) -> None:
         k: "revoked" for k in forged}
     leaked = [c for c in anna.pull_all() if c["id"] in (theirs, contact, visit)]
     assert leaked == []
-    r = lite.client.post("/v1/sync/verify", headers=anna.headers, json={"scopes": {
+    r = srv.client.post("/v1/sync/verify", headers=anna.headers, json={"scopes": {
         scope_of_territory(south): {"version": 0, "count": 0, "digest": 0}}})
     assert r.json()["revoked"] == [scope_of_territory(south)]
     # a mutation id someone else used is not an oracle for their result
@@ -50,6 +50,6 @@ def test_forged_ids_and_cursors_get_nothing(lite: Any) -> None:
     bert.push(used)
     again = anna.push({**used, "client_seq": 99})
     assert again[0]["status"] == "rejected"
-    territories = lite.client.get("/v1/territories", headers=anna.headers).json()
+    territories = srv.client.get("/v1/territories", headers=anna.headers).json()
     assert [x["id"] for x in territories] == [north]
-    assert lite.client.get("/v1/conflicts", headers=anna.headers).json() == []
+    assert srv.client.get("/v1/conflicts", headers=anna.headers).json() == []

@@ -20,7 +20,7 @@ from fieldcrm.services import contacts as contacts_service
 from fieldcrm.services import visits as visits_service
 from fieldcrm.services.accounts import delete_account
 from tests.sync.client_helpers import add_contact, log_visit, rep_with_territory
-from tests.sync.conftest import Harness
+from tests.sync.conftest import Harness, _empty_pg
 
 pytest_plugins = ["tests.sync.conftest_client"]
 SOUTH = {"type": "Polygon", "coordinates": [[[12, 55], [14, 55], [14, 56], [12, 56], [12, 55]]]}
@@ -132,10 +132,18 @@ def _strip_ids(value: Any) -> Any:
 
 
 @pytest.fixture
-def fresh(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+def fresh(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """A new, empty server per call: another SQLite file, or the PostgreSQL test database
+    emptied again (a scenario has read all it needs before the next one starts)."""
     made: list[Harness] = []
 
     def make() -> Harness:
+        if db_url.startswith("postgresql"):
+            for h in made:
+                h.close()
+            _empty_pg(db_url)
+            made.append(Harness(db_url))
+            return made[-1]
         target = tmp_path / f"server-{len(made)}.db"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
         made.append(Harness(f"sqlite:///{target}"))

@@ -124,12 +124,12 @@ def _outcome(h: Any, acc: str, rep: Any, boss: Any, seed: int) -> tuple[Any, ...
 
 
 def test_property_random_field_sets_nothing_lost_and_replay_is_deterministic(
-    lite: Any, laptops: Any
+    srv: Any, laptops: Any
 ) -> None:
-    t, rep, boss = _team(lite, laptops)
+    t, rep, boss = _team(srv, laptops)
     for seed in range(4):
-        first = _outcome(lite, _shared_account(t, rep, boss, f"A{seed}"), rep, boss, seed)
-        again = _outcome(lite, _shared_account(t, rep, boss, f"B{seed}"), rep, boss, seed)
+        first = _outcome(srv, _shared_account(t, rep, boss, f"A{seed}"), rep, boss, seed)
+        again = _outcome(srv, _shared_account(t, rep, boss, f"B{seed}"), rep, boss, seed)
         assert first == again, f"seed {seed} replayed differently"
 
 
@@ -164,10 +164,10 @@ def test_same_field_conflict_then_accept_and_override(srv: Any, laptops: Any) ->
     assert_converged(srv, rep)
 
 
-def test_delete_against_edit_keeps_the_edit_as_gone_conflict(lite: Any, laptops: Any) -> None:
-    t, rep, boss = _team(lite, laptops)
+def test_delete_against_edit_keeps_the_edit_as_gone_conflict(srv: Any, laptops: Any) -> None:
+    t, rep, boss = _team(srv, laptops)
     acc = _shared_account(t, rep, boss)
-    boss2 = laptops("boss", lite.client)
+    boss2 = laptops("boss", srv.client)
     boss2.sync()
     rep.update_account(acc, notes="offline visit notes")
     for lap in (boss, boss2):  # both delete: fine
@@ -180,21 +180,21 @@ def test_delete_against_edit_keeps_the_edit_as_gone_conflict(lite: Any, laptops:
         gone = s.scalars(select(SyncConflictRecord).where(SyncConflictRecord.kind == "gone")).all()
     assert any("offline visit notes" in g.mine_json for g in gone)
     assert rep.account(acc) is None  # the delete wins locally too
-    assert _server_account(lite, acc).deleted
+    assert _server_account(srv, acc).deleted
     for lap in (rep, boss, boss2):
         lap.sync()
-        assert_converged(lite, lap)
+        assert_converged(srv, lap)
 
 
 @pytest.mark.parametrize("how", ["reassign", "revoke"])
 def test_edit_against_reassignment_or_revocation_is_quarantined(
-    lite: Any, laptops: Any, how: str, tmp_path: Path
+    srv: Any, laptops: Any, how: str, tmp_path: Path
 ) -> None:
-    t, rep, boss = _team(lite, laptops)
-    lite.add_user("bert")
-    t2 = lite.territory("South")
-    lite.assign(t2, "bert")
-    bert = laptops("bert", lite.client)
+    t, rep, boss = _team(srv, laptops)
+    srv.add_user("bert")
+    t2 = srv.territory("South")
+    srv.assign(t2, "bert")
+    bert = laptops("bert", srv.client)
     bert.sync()
     boss.sync()
     acc = _shared_account(t, rep, boss)
@@ -203,7 +203,7 @@ def test_edit_against_reassignment_or_revocation_is_quarantined(
         boss.update_account(acc, territory_id=t2)
         boss.sync()
     else:
-        lite.assign(t, "bert")
+        srv.assign(t, "bert")
     summary = rep.sync()
     assert summary.quarantined == 1
     [q] = list_quarantine(rep.db)
@@ -222,4 +222,4 @@ def test_edit_against_reassignment_or_revocation_is_quarantined(
     assert bert.account(acc) is not None
     for lap in (rep, bert, boss):
         lap.sync()
-        assert_converged(lite, lap)
+        assert_converged(srv, lap)

@@ -22,12 +22,12 @@ from tests.sync.client_helpers import (
 pytest_plugins = ["tests.sync.conftest_client"]
 
 
-def test_partitions_never_wedge_the_outbox(lite: Any, zygote: Any, laptops: Any) -> None:
+def test_partitions_never_wedge_the_outbox(srv: Any, zygote: Any, laptops: Any) -> None:
     seed = 12
     print(f"G12 seed {seed}")
     rng = random.Random(seed)
-    rep_with_territory(lite, "anna")
-    server = ServerProcess(zygote, str(lite.settings.db))
+    rep_with_territory(srv, "anna")
+    server = ServerProcess(zygote, str(srv.settings.db))
     proxy = Proxy(server.port)
     http = httpx.Client(timeout=httpx.Timeout(1.0))
     rep = laptops("anna", http, base_url=proxy.base_url)
@@ -52,7 +52,7 @@ def test_partitions_never_wedge_the_outbox(lite: Any, zygote: Any, laptops: Any)
             assert time.monotonic() - healed < 60
             assert summary.pending == 0 and not summary.mismatched
             assert set(rep.states()) == {"acked"}  # nothing left inflight
-        assert_converged(lite, rep)
+        assert_converged(srv, rep)
     finally:
         http.close()
         proxy.close()

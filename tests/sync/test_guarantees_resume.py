@@ -57,17 +57,17 @@ class ResetOnce(httpx.BaseTransport):
         return response
 
 
-def test_connection_reset_mid_download_costs_one_page(lite: Any, laptops: Any) -> None:
-    t = rep_with_territory(lite, "anna")
-    _stock(lite, t)
-    plain = laptops("anna", lite.client)
+def test_connection_reset_mid_download_costs_one_page(srv: Any, laptops: Any) -> None:
+    t = rep_with_territory(srv, "anna")
+    _stock(srv, t)
+    plain = laptops("anna", srv.client)
     clean = plain.sync(pull_limit=PAGE)
-    transport = ResetOnce(lite.client._transport, nth=4)
+    transport = ResetOnce(srv.client._transport, nth=4)
     rep = laptops("anna", httpx.Client(transport=transport, base_url="http://testserver"))
     summary = rep.sync(pull_limit=PAGE)
     assert summary.pages == clean.pages
     assert transport.pulls == clean.pages + 1  # exactly one page fetched twice
-    want = expected_view(lite, plain.client.tokens.user_id)
+    want = expected_view(srv, plain.client.tokens.user_id)
     assert client_view(rep, want) == client_view(plain, want) == want
 
 
@@ -138,11 +138,11 @@ def test_client_killed_mid_page_resumes(lite: Any, zygote: Any, laptops: Any,
         server.stop()
 
 
-def test_overlapped_pull_gives_the_same_replica(lite: Any, laptops: Any) -> None:
-    t = rep_with_territory(lite, "anna")
-    _stock(lite, t, accounts=120)
-    rep = laptops("anna", lite.client)
+def test_overlapped_pull_gives_the_same_replica(srv: Any, laptops: Any) -> None:
+    t = rep_with_territory(srv, "anna")
+    _stock(srv, t, accounts=120)
+    rep = laptops("anna", srv.client)
     summary = rep.sync(pull_limit=PAGE, overlap=True)
     assert summary.pages >= 6 and not summary.mismatched
     assert rep.count(AccountRecord) == 120
-    assert_converged(lite, rep)
+    assert_converged(srv, rep)

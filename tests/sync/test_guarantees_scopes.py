@@ -49,20 +49,20 @@ def _territory_rows(lap: Any) -> int:
     return lap.count(AccountRecord) + lap.count(ContactRecord)
 
 
-def test_revoked_during_initial_download(lite: Any, laptops: Any) -> None:
-    t, rep, _boss, _ids = _stocked(lite, laptops, accounts=12)
+def test_revoked_during_initial_download(srv: Any, laptops: Any) -> None:
+    t, rep, _boss, _ids = _stocked(srv, laptops, accounts=12)
     pages: list[int] = []
 
     def hook(stage: str, done: int, _total: int) -> None:
         if stage == "pull" and done == 1:
             pages.append(_territory_rows(rep))
-            lite.assign(t, "bert")
+            srv.assign(t, "bert")
 
     summary = rep.sync(progress=hook, pull_limit=5)
     assert pages and pages[0] > 0  # the first page had landed
     assert scope_of_territory(t) in summary.revoked
     assert _territory_rows(rep) == 0
-    assert_converged(lite, rep)
+    assert_converged(srv, rep)
 
 
 def test_revoked_between_push_and_pull_and_while_offline(srv: Any, laptops: Any) -> None:
@@ -98,27 +98,27 @@ def test_revoked_between_push_and_pull_and_while_offline(srv: Any, laptops: Any)
     assert_converged(srv, rep)
 
 
-def test_revoked_twice_in_quick_succession(lite: Any, laptops: Any) -> None:
-    t, rep, _boss, _ids = _stocked(lite, laptops, accounts=3)
+def test_revoked_twice_in_quick_succession(srv: Any, laptops: Any) -> None:
+    t, rep, _boss, _ids = _stocked(srv, laptops, accounts=3)
     rep.sync()
-    lite.assign(t, "bert")
-    lite.assign(t, "anna")
+    srv.assign(t, "bert")
+    srv.assign(t, "anna")
     rep.sync()
     assert _territory_rows(rep) == 6
-    lite.assign(t, "bert")
-    lite.assign(t, "anna")
-    lite.assign(t, "bert")
+    srv.assign(t, "bert")
+    srv.assign(t, "anna")
+    srv.assign(t, "bert")
     rep.sync()
     assert _territory_rows(rep) == 0
-    assert_converged(lite, rep)
+    assert_converged(srv, rep)
 
 
-def test_forged_cursor_and_new_writes_to_a_lost_territory(lite: Any, laptops: Any) -> None:
+def test_forged_cursor_and_new_writes_to_a_lost_territory(srv: Any, laptops: Any) -> None:
     from fieldcrm.sync.protocol import Cursor, ScopeDigest
 
-    t, rep, _boss, ids = _stocked(lite, laptops, accounts=2)
+    t, rep, _boss, ids = _stocked(srv, laptops, accounts=2)
     rep.sync()
-    lite.assign(t, "bert")
+    srv.assign(t, "bert")
     scope = scope_of_territory(t)
     page = rep.client.pull({scope: Cursor(epoch=1, version=0)})
     assert [s.state for s in page.scopes if s.id == scope] == ["revoked"]
@@ -175,11 +175,11 @@ def test_long_offline_resyncs_without_resurrection(make_harness: Any, laptops: A
 
 @pytest.mark.parametrize("corruption", ["delete_row", "bad_version", "lost_scope_entry"])
 def test_verify_detects_corruption_and_resyncs_only_that_scope(
-    lite: Any, laptops: Any, corruption: str
+    srv: Any, laptops: Any, corruption: str
 ) -> None:
-    t, rep, boss, ids = _stocked(lite, laptops, accounts=3)
-    south = lite.territory("South", SOUTH)
-    lite.assign(south, "anna")
+    t, rep, boss, ids = _stocked(srv, laptops, accounts=3)
+    south = srv.territory("South", SOUTH)
+    srv.assign(south, "anna")
     boss.sync()
     other = boss.create_account("S1", territory_id=south)
     boss.sync()
@@ -197,4 +197,4 @@ def test_verify_detects_corruption_and_resyncs_only_that_scope(
     assert rep.account(other) is not None
     again = rep.sync()
     assert not again.mismatched and not again.resynced
-    assert_converged(lite, rep)
+    assert_converged(srv, rep)

@@ -108,8 +108,24 @@ def _push(base: str, tokens: dict[str, Any], *mutations: tuple[str, str, str, di
     assert r.status_code == 200, r.text
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def _database(request: pytest.FixtureRequest, tmp: Path) -> str:
+    """The server's database: a SQLite file, or a database of its own on the test PostgreSQL
+    (which refuses what SQLite lets through: NUL characters, over-long or out-of-range values)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp / 'server.db'}"
+    import psycopg
+
+    admin = request.getfixturevalue("postgres_url")
+    with psycopg.connect(admin.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
+        c.execute("DROP DATABASE IF EXISTS fieldcrm_schemathesis")
+        c.execute("CREATE DATABASE fieldcrm_schemathesis")
+    return f"{admin}/fieldcrm_schemathesis"
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Live]:
     import uvicorn
 
     from fieldcrm.sync.server.app import create_app
@@ -117,8 +133,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     from fieldcrm.sync.server.settings import ServerSettings
 
     configure_hasher(time_cost=1, memory_cost_kib=1024)
-    path: Path = tmp_path_factory.mktemp("schemathesis") / "server.db"
-    app = create_app(ServerSettings(db=f"sqlite:///{path}"))
+    app = create_app(ServerSettings(db=_database(request, tmp_path_factory.mktemp("st"))))
     ids = _seed_world(app)
     port = _free_port()
     server = uvicorn.Server(
