@@ -549,6 +549,21 @@ class Proxy:
         self.loop.call_soon_threadsafe(go)
 
     def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.server.close)
+        """Stop listening, end every connection's pipes (awaited, so none is left to be
+        collected after the loop closes), stop the loop and close it."""
+        import asyncio
+
+        async def shut() -> None:
+            self.server.close()
+            for w in list(self._writers):
+                w.transport.abort()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.thread.is_alive():
+            self.loop.close()
