@@ -130,9 +130,6 @@ def read_sync_info(*, session: Session) -> SyncInfo:
     )
 
 
-# --- names --------------------------------------------------------------------------------
-
-
 def _fields(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text or "{}")
@@ -207,21 +204,17 @@ def list_quarantine_views(db: Database) -> list[QuarantineView]:
         name = q.name or names.get((q.entity, q.entity_id), "")
         views.append(QuarantineView(q.mutation_id, q.entity, q.entity_id, name,
                                     _values(q.fields) or describe_change(q.op, q.fields),
-                                    _plain_reason(q.reason, q.entity_id, name), q.created_at))
+                                    _plain_reason(q.reason, q.entity, q.entity_id, name), q.created_at))
     return views
 
 
-def _plain_reason(reason: str, entity_id: str, name: str) -> str:
+def _plain_reason(reason: str, entity: str, entity_id: str, name: str) -> str:
     """The server's reason in a rep's words: the record's name for its id, territories for
     scopes ("account 01a2… is not in your scopes" → "“Bygg AB” is not in your territories")."""
     if name and entity_id:
-        for entity in _ENTITY_WORDS:
-            reason = reason.replace(f"{entity} {entity_id}", f"“{name}”")
-        reason = reason.replace(entity_id, f"“{name}”")
+        quoted = f"“{name}”"
+        reason = reason.replace(f"{entity} {entity_id}", quoted).replace(entity_id, quoted)
     return reason.replace("not in your scopes", "not in your territories any more")
-
-
-_ENTITY_WORDS = ("account", "contact", "visit", "opportunity", "sale", "territory")
 
 
 def _values(fields: dict[str, Any]) -> str:
