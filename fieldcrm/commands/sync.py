@@ -34,8 +34,11 @@ def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str, *, err: 
         print(text, file=sys.stderr if err else sys.stdout)
 
 
-def _open(args: argparse.Namespace) -> Any:
-    """Open the local database; a first login (``--password-stdin``) may create it."""
+def _open(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Open the local database; a first login (``--password-stdin``) may create it.
+
+    Returns the database and, when this run created it, its path (else None).
+    """
     from pathlib import Path
 
     from fieldcrm.config import default_db_path
@@ -44,7 +47,7 @@ def _open(args: argparse.Namespace) -> Any:
 
     path = Path(getattr(args, "db", None) or default_db_path())
     if path.exists():
-        return open_database(path)
+        return open_database(path), None
     if not args.password_stdin:  # nothing to resume: a new file could only fail to sync
         raise SyncError(f"No local database at {path}. To start one on this laptop, log in: "
                         "--user NAME --password-stdin (the first sync downloads your data).",
@@ -52,7 +55,13 @@ def _open(args: argparse.Namespace) -> Any:
     db = open_database(path)
     if not args.json:
         print(f"Created the local database {path}.", file=sys.stderr)
-    return db
+    return db, path
+
+
+def _forget(path: Any) -> None:
+    """Remove a database this run created when its first login failed (nothing was in it)."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        path.with_name(name).unlink(missing_ok=True)
 
 
 def _log_in(args: argparse.Namespace, db: Any, client: Any) -> bool:
@@ -84,11 +93,13 @@ def run(args: argparse.Namespace) -> int:
     from fieldcrm.services.sync_login import make_client
     from fieldcrm.sync.client import RetryPolicy
 
-    db = _open(args)
+    db, created = _open(args)
     client = make_client(args.server, timeout=args.timeout,
                          retry=RetryPolicy(attempts=max(0, args.retries)))
+    logged_in = False
     try:
         saved = _log_in(args, db, client)
+        logged_in = True
         summary = sync_once(db=db, client=client)
     except SyncError as exc:
         _emit(args, {"ok": False, "kind": exc.kind, "error": str(exc)},
@@ -97,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         client.http.close()
         db.close()
+        if created is not None and not logged_in:
+            _forget(created)  # a mistyped password or server leaves no empty file behind
     _emit(args, {"ok": True, "login_saved": saved, **summary.as_dict()}, summary.text(),
           err=False)
     return 0

@@ -74,7 +74,8 @@ def login(db: Database, client: SyncClient, user: str, password: str, *,
     """Log in, bind this replica's device id and keep the refresh token in the keyring.
 
     With ``remember=False`` the tokens live only in ``client`` (a headless run given the
-    password each time, on a computer without a keyring); nothing is written anywhere.
+    password each time, on a computer without a keyring): no secret is stored anywhere; the
+    database still records which server and user it syncs with.
 
     Raises
     ------

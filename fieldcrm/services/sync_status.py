@@ -204,7 +204,8 @@ def list_quarantine_views(db: Database) -> list[QuarantineView]:
         name = q.name or names.get((q.entity, q.entity_id), "")
         views.append(QuarantineView(q.mutation_id, q.entity, q.entity_id, name,
                                     _values(q.fields) or describe_change(q.op, q.fields),
-                                    _plain_reason(q.reason, q.entity, q.entity_id, name), q.created_at))
+                                    _plain_reason(q.reason, q.entity, q.entity_id, name),
+                                    q.created_at))
     return views
 
 

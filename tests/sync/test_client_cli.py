@@ -55,6 +55,11 @@ def test_sync_command(lite: Any, zygote: Any, memory_keyring: Any, tmp_path: Pat
                             monkeypatch, capsys)
         assert code == 2 and "No local database" in err and "--password-stdin" in err
         assert not fresh.exists()  # nothing to resume: no file is left behind
+        code, _, err = _run(["sync", "--db", str(fresh), "--server", server.base_url,
+                             "--user", "anna", "--password-stdin"], monkeypatch, capsys,
+                            "wrong\n")
+        assert code == 2 and "Wrong user name or password." in err
+        assert not any(tmp_path.glob("new-laptop.db*"))  # a failed first login leaves nothing
         code, out, err = _run(["sync", "--db", str(fresh), "--server", server.base_url,
                                "--user", "anna", "--password-stdin"], monkeypatch, capsys,
                               PASSWORD + "\n")

@@ -96,6 +96,13 @@ def small_db(tmp_path: Path) -> Path:
     return path
 
 
+def test_every_screenshot_view_names_a_tab() -> None:
+    from fieldcrm.cli import SCREENSHOT_VIEWS
+    from fieldcrm.ui.shell_tabs import VIEW_TABS
+
+    assert set(SCREENSHOT_VIEWS) == set(VIEW_TABS)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("view", ["list", "account", "sync", "quality"])
 def test_screenshot_writes_a_png(small_db: Path, tmp_path: Path, view: str) -> None:
